@@ -1,0 +1,1 @@
+"""Firebrick: block storage as a service with the OpenStack Block Storage (Cinder) v3 API."""
