@@ -34,6 +34,12 @@ class InvalidAvailabilityZone(Invalid):
         super().__init__(f"Availability zone '{az}' is invalid.")
 
 
+class Forbidden(FirebrickError):
+    """Policy does not allow the caller to do this (HTTP 403)."""
+
+    code = 403
+
+
 class NotFound(FirebrickError):
     """The resource does not exist or is not visible to the caller (HTTP 404)."""
 
@@ -92,6 +98,14 @@ class VolumeSizeExceedsAvailableQuota(QuotaExceeded):
             "VolumeSizeExceedsAvailableQuota: Requested volume or snapshot exceeds allowed "
             f"{name} quota. Requested {requested}G, quota is {quota}G and {consumed}G has "
             "been consumed."
+        )
+
+
+class VolumeSizeExceedsLimit(QuotaExceeded):
+    def __init__(self, size: int, limit: int) -> None:
+        super().__init__(
+            f"VolumeSizeExceedsLimit: Requested volume size {size}G is larger than maximum "
+            f"allowed limit {limit}G."
         )
 
 

@@ -34,9 +34,7 @@ DETACHED: Final = "detached"
 ATTACHED: Final = "attached"
 
 # A volume may be deleted (without force) only from these statuses.
-DELETABLE: Final = frozenset(
-    {AVAILABLE, ERROR, ERROR_RESTORING, ERROR_EXTENDING, ERROR_MANAGING}
-)
+DELETABLE: Final = frozenset({AVAILABLE, ERROR, ERROR_RESTORING, ERROR_EXTENDING, ERROR_MANAGING})
 
 # Statuses a volume only passes through; recovery must move it on.
 TRANSITIONAL: Final = frozenset({CREATING, DELETING, DOWNLOADING})

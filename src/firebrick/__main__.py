@@ -1,0 +1,3 @@
+from firebrick.cli import main
+
+raise SystemExit(main())

@@ -1,0 +1,97 @@
+"""The FastAPI application of the api role: routes, faults and OpenStack plumbing."""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+from starlette.exceptions import HTTPException
+
+from firebrick.api.faults import fault_body, fault_for, fault_headers
+from firebrick.api.middleware import OpenStackMiddleware
+from firebrick.api.routes import admin, messages, types, volumes
+from firebrick.api.versions import versions_document
+from firebrick.api.volume_api import VolumeAPI
+from firebrick.db.engine import Database
+from firebrick.domain.errors import FirebrickError
+
+LOG = logging.getLogger("firebrick.api")
+
+_STARLETTE_MESSAGES = {
+    404: "The resource could not be found.",
+    405: "The method is not allowed for this resource.",
+}
+
+
+def _fault(code: int, message: str) -> JSONResponse:
+    return JSONResponse(fault_body(code, message), status_code=code, headers=fault_headers(code))
+
+
+def create_app(
+    *,
+    volume_api: VolumeAPI,
+    db: Database,
+    default_volume_type: str,
+    max_limit: int,
+    service_down_time: float,
+    public_endpoint: str | None = None,
+) -> FastAPI:
+    app = FastAPI(
+        title="Firebrick Block Storage API",
+        version="3.71",
+        description="The OpenStack Block Storage (Cinder) API v3, as Firebrick serves it.",
+        docs_url=None,
+        redoc_url=None,
+    )
+    app.state.volume_api = volume_api
+    app.state.db = db
+    app.state.default_volume_type = default_volume_type
+    app.state.max_limit = max_limit
+    app.state.service_down_time = service_down_time
+    app.state.public_endpoint = public_endpoint
+
+    def base_url(request: Request) -> str:
+        return (public_endpoint or str(request.base_url)).rstrip("/")
+
+    @app.get("/", status_code=300)
+    def root(request: Request) -> JSONResponse:
+        return JSONResponse(versions_document(base_url(request)), status_code=300)
+
+    @app.get("/v3/")
+    @app.get("/v3")
+    def v3_root(request: Request) -> dict[str, Any]:
+        return versions_document(base_url(request))
+
+    @app.get("/healthcheck")
+    def healthcheck() -> dict[str, str]:
+        return {"status": "OK"}
+
+    for router in (volumes.router, types.router, admin.router, messages.router):
+        app.include_router(router, prefix="/v3")
+    for router in (volumes.router, types.router, admin.router, messages.router):
+        app.include_router(router, prefix="/v3/{project_id}")
+
+    @app.exception_handler(FirebrickError)
+    async def on_error(_request: Request, exc: FirebrickError) -> JSONResponse:
+        code, body, headers = fault_for(exc)
+        return JSONResponse(body, status_code=code, headers=headers)
+
+    @app.exception_handler(RequestValidationError)
+    async def on_validation(_request: Request, exc: RequestValidationError) -> JSONResponse:
+        return _fault(400, f"Invalid input received: {exc.errors()[0].get('msg', 'invalid')}")
+
+    @app.exception_handler(HTTPException)
+    async def on_http(_request: Request, exc: HTTPException) -> JSONResponse:
+        return _fault(exc.status_code, _STARLETTE_MESSAGES.get(exc.status_code, str(exc.detail)))
+
+    @app.exception_handler(Exception)
+    async def on_unexpected(request: Request, exc: Exception) -> JSONResponse:
+        LOG.exception("Unexpected error on %s %s", request.method, request.url.path)
+        code, body, headers = fault_for(exc)
+        return JSONResponse(body, status_code=code, headers=headers)
+
+    app.add_middleware(OpenStackMiddleware)
+    return app

@@ -1,0 +1,73 @@
+"""Per-request inputs of the routes: context, microversion, body, URL facts."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Annotated
+
+from fastapi import Depends, Request
+
+from firebrick.api import microversion
+from firebrick.api.validation import parse_json
+from firebrick.context import RequestContext
+from firebrick.domain.errors import FirebrickError
+
+MAX_BODY = 114688
+
+
+class RequestTooLarge(FirebrickError):
+    code = 413
+
+    def __init__(self) -> None:
+        super().__init__("Request is too large.")
+
+
+@dataclass(frozen=True)
+class Call:
+    """Everything a route needs to know about the request besides its body."""
+
+    ctx: RequestContext
+    version: microversion.APIVersion
+    base_url: str
+    project_in_url: bool
+    url_project_id: str | None
+
+
+def noauth_context(request: Request, url_project_id: str | None) -> RequestContext:
+    """``X-Auth-Token: user:project`` as Cinder's noauth reads it; callers are admins."""
+    token = request.headers.get("x-auth-token", "")
+    user, _, project = token.partition(":")
+    if not project:
+        user = user or "admin"
+        project = url_project_id or user
+    return RequestContext(
+        user_id=user,
+        project_id=project,
+        is_admin=True,
+        roles=("admin",),
+        request_id=request.state.request_id,
+    )
+
+
+def call(request: Request) -> Call:
+    url_project_id = request.path_params.get("project_id")
+    public = request.app.state.public_endpoint
+    base_url = (public or str(request.base_url)).rstrip("/")
+    return Call(
+        ctx=noauth_context(request, url_project_id),
+        version=getattr(request.state, "api_version", microversion.MIN),
+        base_url=base_url,
+        project_in_url=url_project_id is not None,
+        url_project_id=url_project_id,
+    )
+
+
+async def body(request: Request) -> object:
+    raw = await request.body()
+    if len(raw) > MAX_BODY:
+        raise RequestTooLarge()
+    return parse_json(raw)
+
+
+CallDep = Annotated[Call, Depends(call)]
+JsonBody = Annotated[object, Depends(body)]

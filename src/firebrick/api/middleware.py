@@ -1,0 +1,80 @@
+"""OpenStack's request plumbing as one ASGI middleware: request ids and microversions.
+
+Every ``/v3`` response, success or fault, echoes the effective microversion with
+``Vary``; a malformed or unsupported version is answered here in Cinder's fault format.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from firebrick.api import microversion
+from firebrick.api.faults import fault_body
+from firebrick.context import new_request_id
+
+Scope = dict[str, Any]
+Message = dict[str, Any]
+
+
+class OpenStackMiddleware:
+    def __init__(self, app: Any) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Any, send: Any) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        request_id = new_request_id()
+        headers: list[tuple[bytes, bytes]] = [
+            (b"x-openstack-request-id", request_id.encode()),
+            (b"x-compute-request-id", request_id.encode()),
+        ]
+        state = scope.setdefault("state", {})
+        state["request_id"] = request_id
+        if scope["path"].startswith("/v3"):
+            raw = _header(scope, b"openstack-api-version")
+            try:
+                version = microversion.negotiate(raw)
+            except microversion.VersionError as exc:
+                await _fault(send, exc.code, exc.message, headers, echo=raw is not None)
+                return
+            state["api_version"] = version
+            headers += [
+                (b"openstack-api-version", f"volume {version}".encode()),
+                (b"vary", b"OpenStack-API-Version"),
+            ]
+
+        async def send_with_headers(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                message["headers"] = list(message.get("headers", [])) + headers
+            await send(message)
+
+        await self.app(scope, receive, send_with_headers)
+
+
+def _header(scope: Scope, name: bytes) -> str | None:
+    for key, value in scope["headers"]:
+        if key.lower() == name:
+            return str(value.decode("latin-1"))
+    return None
+
+
+async def _fault(
+    send: Any, code: int, message: str, headers: list[tuple[bytes, bytes]], *, echo: bool
+) -> None:
+    body = json.dumps(fault_body(code, message)).encode()
+    extra = [(b"vary", b"OpenStack-API-Version")] if echo else []
+    await send(
+        {
+            "type": "http.response.start",
+            "status": code,
+            "headers": [
+                (b"content-type", b"application/json"),
+                (b"content-length", str(len(body)).encode()),
+                *headers,
+                *extra,
+            ],
+        }
+    )
+    await send({"type": "http.response.body", "body": body})

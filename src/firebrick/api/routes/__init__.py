@@ -1,0 +1,1 @@
+"""HTTP routes, each module one resource; thin: translate, call, render."""

@@ -1,0 +1,35 @@
+"""Volume type views."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any, Final
+
+from firebrick.domain.model import VolumeType
+
+# The only extra specs a non-admin may see (Cinder's USER_VISIBLE_EXTRA_SPECS).
+USER_VISIBLE_EXTRA_SPECS: Final = frozenset(
+    {"RESKEY:availability_zones", "multiattach", "replication_enabled"}
+)
+
+
+def visible_extra_specs(extra_specs: Mapping[str, str], *, is_admin: bool) -> dict[str, str]:
+    """All extra specs for an admin, only the user-visible ones for anyone else."""
+    if is_admin:
+        return dict(extra_specs)
+    return {k: v for k, v in extra_specs.items() if k in USER_VISIBLE_EXTRA_SPECS}
+
+
+def volume_type(t: VolumeType, *, is_admin: bool) -> dict[str, Any]:
+    """The type object (without the ``{"volume_type": ...}`` wrapper)."""
+    body: dict[str, Any] = {
+        "id": t.id,
+        "name": t.name,
+        "description": t.description,
+        "is_public": t.is_public,
+        "os-volume-type-access:is_public": t.is_public,
+        "extra_specs": visible_extra_specs(t.extra_specs, is_admin=is_admin),
+    }
+    if is_admin:
+        body["qos_specs_id"] = None
+    return body

@@ -1,0 +1,168 @@
+"""Volume views: the exact key sets Cinder (and tempest's schemas) expect per microversion."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from datetime import UTC, datetime
+from typing import Any, Final
+
+from firebrick.api.microversion import APIVersion
+from firebrick.domain import statuses
+from firebrick.domain.model import Volume
+
+GROUP_VOLUME: Final = APIVersion(3, 13)
+PROVIDER_ID: Final = APIVersion(3, 21)
+SHARED_TARGETS: Final = APIVersion(3, 48)
+CLUSTER_NAME: Final = APIVersion(3, 61)
+VOLUME_TYPE_ID: Final = APIVersion(3, 63)
+CONSUMES_QUOTA: Final = APIVersion(3, 65)
+
+TIME_FORMAT: Final = "%Y-%m-%dT%H:%M:%S.%f"
+
+
+def timestamp(value: datetime | None) -> str | None:
+    """Cinder's wire format: naive UTC with microseconds, no offset."""
+    if value is None:
+        return None
+    if value.tzinfo is not None:
+        value = value.astimezone(UTC).replace(tzinfo=None)
+    return value.strftime(TIME_FORMAT)
+
+
+def links(
+    volume_id: str,
+    *,
+    base_url: str,
+    project_id: str,
+    project_in_url: bool,
+    collection: str = "volumes",
+) -> list[dict[str, str]]:
+    """``self`` under ``/v3`` and the version-less ``bookmark``."""
+    base = base_url.rstrip("/")
+    tail = f"{collection}/{volume_id}"
+    if project_in_url:
+        tail = f"{project_id}/{tail}"
+    return [
+        {"rel": "self", "href": f"{base}/v3/{tail}"},
+        {"rel": "bookmark", "href": f"{base}/{tail}"},
+    ]
+
+
+def _volume_type(v: Volume, version: APIVersion) -> str | None:
+    if version >= VOLUME_TYPE_ID:
+        return v.volume_type_name
+    # Before 3.63 Cinder falls back to the id when it has no name to show.
+    return v.volume_type_name if v.volume_type_name is not None else v.volume_type_id
+
+
+def detail(
+    v: Volume,
+    *,
+    version: APIVersion,
+    base_url: str,
+    project_in_url: bool,
+    is_admin: bool,
+    extended: bool,
+    url_project_id: str | None = None,
+    attachments: Sequence[Mapping[str, Any]] = (),
+    image_metadata: Mapping[str, str] | None = None,
+) -> dict[str, Any]:
+    """The detail object (without the ``{"volume": ...}`` wrapper).
+
+    ``extended`` adds the ``os-*`` attribute keys, which Cinder shows on GET (show and
+    detail list) only, never in the create or update response. ``url_project_id`` is the
+    project id of the request URL, if it differs from the volume's (admin listing another
+    project); links use it. ``attachments`` are already-built attachment entries.
+    """
+    body: dict[str, Any] = {
+        "id": v.id,
+        "status": statuses.shown(v.status),
+        "size": v.size,
+        "availability_zone": v.availability_zone,
+        "created_at": timestamp(v.created_at),
+        "updated_at": timestamp(v.updated_at),
+        "attachments": [dict(a) for a in attachments],
+        "name": v.name,
+        "description": v.description,
+        "volume_type": _volume_type(v, version),
+        "snapshot_id": v.snapshot_id,
+        "source_volid": v.source_volid,
+        "metadata": dict(v.metadata),
+        "links": links(
+            v.id,
+            base_url=base_url,
+            project_id=url_project_id or v.project_id,
+            project_in_url=project_in_url,
+        ),
+        "user_id": v.user_id,
+        "bootable": "true" if v.bootable else "false",
+        "encrypted": False,
+        "replication_status": v.replication_status,
+        "consistencygroup_id": None,
+        "multiattach": v.multiattach,
+    }
+    if is_admin:
+        body["migration_status"] = v.migration_status
+    if version >= GROUP_VOLUME:
+        body["group_id"] = None
+    if is_admin and version >= PROVIDER_ID:
+        body["provider_id"] = None
+    if version >= SHARED_TARGETS:
+        body["shared_targets"] = False
+        body["service_uuid"] = None
+    if is_admin and version >= CLUSTER_NAME:
+        body["cluster_name"] = None
+    if version >= VOLUME_TYPE_ID:
+        body["volume_type_id"] = v.volume_type_id
+    if version >= CONSUMES_QUOTA:
+        body["consumes_quota"] = True
+    if extended:
+        body["os-vol-tenant-attr:tenant_id"] = v.project_id
+        if is_admin:
+            body["os-vol-host-attr:host"] = v.host
+            body["os-vol-mig-status-attr:migstat"] = v.migration_status
+            body["os-vol-mig-status-attr:name_id"] = None
+        if image_metadata is not None:
+            body["volume_image_metadata"] = dict(image_metadata)
+    return body
+
+
+def summary(
+    v: Volume,
+    *,
+    base_url: str,
+    project_in_url: bool,
+    url_project_id: str | None = None,
+) -> dict[str, Any]:
+    """The entry of ``GET /volumes`` (no detail): id, name, links."""
+    return {
+        "id": v.id,
+        "name": v.name,
+        "links": links(
+            v.id,
+            base_url=base_url,
+            project_id=url_project_id or v.project_id,
+            project_in_url=project_in_url,
+        ),
+    }
+
+
+def list_body(
+    items: Sequence[Mapping[str, Any]],
+    *,
+    next_marker_url: str | None,
+    count: int | None,
+    key: str = "volumes",
+    links_key: str | None = None,
+) -> dict[str, Any]:
+    """``{key: items, "<key>_links": [next], "count": N}``; the optional parts only if given.
+
+    ``links_key`` overrides the links member's name (volume types use
+    ``volume_type_links``).
+    """
+    body: dict[str, Any] = {key: [dict(item) for item in items]}
+    if next_marker_url is not None:
+        body[links_key or f"{key}_links"] = [{"rel": "next", "href": next_marker_url}]
+    if count is not None:
+        body["count"] = count
+    return body

@@ -1,0 +1,146 @@
+"""Configuration from a cinder.conf-style INI file, with Cinder's option names.
+
+The file is read once, in the composition root; every part gets the typed values it needs
+as parameters, never a global.
+"""
+
+from __future__ import annotations
+
+import configparser
+import socket
+from dataclasses import dataclass, field
+from pathlib import Path
+
+DEFAULT_BACKEND = "file-1"
+
+
+@dataclass(frozen=True)
+class BackendConfig:
+    name: str  # section name: the backend part of host@backend
+    volume_driver: str
+    volume_backend_name: str
+    availability_zone: str
+    reserved_percentage: int
+    max_over_subscription_ratio: str
+    options: dict[str, str] = field(default_factory=dict)
+
+    def get(self, key: str, default: str | None = None) -> str | None:
+        return self.options.get(key, default)
+
+    def get_bool(self, key: str, default: bool = False) -> bool:
+        value = self.options.get(key)
+        return default if value is None else parse_bool(value)
+
+
+@dataclass(frozen=True)
+class QuotaDefaults:
+    volumes: int = 10
+    snapshots: int = 10
+    gigabytes: int = 1000
+    per_volume_gigabytes: int = -1
+
+
+@dataclass(frozen=True)
+class Config:
+    host: str
+    state_path: Path
+    listen: str
+    port: int
+    database_url: str
+    transport_url: str | None
+    auth_strategy: str
+    default_volume_type: str
+    storage_availability_zone: str
+    scheduler_max_attempts: int
+    scheduler_default_filters: list[str]
+    scheduler_default_weighers: list[str]
+    capacity_weight_multiplier: float
+    report_interval: float
+    service_down_time: float
+    osapi_max_limit: int
+    quotas: QuotaDefaults
+    backends: list[BackendConfig]
+    log_dir: Path
+    debug: bool
+    public_endpoint: str | None = None
+
+    @property
+    def notifications_path(self) -> Path:
+        return self.state_path / "notifications.jsonl"
+
+
+def parse_bool(value: str) -> bool:
+    return value.strip().lower() in {"1", "true", "yes", "on", "y", "t"}
+
+
+def _list(value: str) -> list[str]:
+    return [item.strip() for item in value.split(",") if item.strip()]
+
+
+def load(path: str | Path | None = None) -> Config:
+    """Read ``path`` (or nothing: all defaults) into a Config."""
+    # [DEFAULT] is read as a plain section so that its keys do not leak into backends.
+    parser = configparser.ConfigParser(interpolation=None, default_section="__defaults__")
+    if path is not None:
+        with open(path, encoding="utf-8") as handle:
+            parser.read_file(handle)
+    defaults = dict(parser["DEFAULT"]) if parser.has_section("DEFAULT") else {}
+
+    def opt(key: str, fallback: str) -> str:
+        return defaults.get(key, fallback)
+
+    state_path = Path(opt("state_path", "./data")).expanduser().absolute()
+    database = dict(parser["database"]) if parser.has_section("database") else {}
+    database_url = database.get("connection", f"sqlite:///{state_path / 'firebrick.sqlite'}")
+    database_url = database_url.replace("{state_path}", str(state_path))
+    default_az = opt("storage_availability_zone", "nova")
+
+    backends = []
+    for name in _list(opt("enabled_backends", DEFAULT_BACKEND)):
+        section = dict(parser[name]) if parser.has_section(name) else {}
+        options = {k: v.replace("{state_path}", str(state_path)) for k, v in section.items()}
+        backends.append(
+            BackendConfig(
+                name=name,
+                volume_driver=options.pop("volume_driver", "file"),
+                volume_backend_name=options.pop("volume_backend_name", name),
+                availability_zone=options.pop("backend_availability_zone", default_az),
+                reserved_percentage=int(options.pop("reserved_percentage", "0")),
+                max_over_subscription_ratio=options.pop("max_over_subscription_ratio", "20.0"),
+                options=options,
+            )
+        )
+
+    return Config(
+        host=opt("host", socket.gethostname()),
+        state_path=state_path,
+        listen=opt("osapi_volume_listen", "127.0.0.1"),
+        port=int(opt("osapi_volume_listen_port", "8776")),
+        database_url=database_url,
+        transport_url=defaults.get("transport_url") or None,
+        auth_strategy=opt("auth_strategy", "noauth"),
+        default_volume_type=opt("default_volume_type", "__DEFAULT__"),
+        storage_availability_zone=default_az,
+        scheduler_max_attempts=max(1, int(opt("scheduler_max_attempts", "3"))),
+        scheduler_default_filters=_list(
+            opt(
+                "scheduler_default_filters",
+                "AvailabilityZoneFilter,CapacityFilter,CapabilitiesFilter",
+            )
+        ),
+        scheduler_default_weighers=_list(opt("scheduler_default_weighers", "CapacityWeigher")),
+        capacity_weight_multiplier=float(opt("capacity_weight_multiplier", "1.0")),
+        report_interval=float(opt("report_interval", "10")),
+        service_down_time=float(opt("service_down_time", "60")),
+        osapi_max_limit=int(opt("osapi_max_limit", "1000")),
+        quotas=QuotaDefaults(
+            volumes=int(opt("quota_volumes", "10")),
+            snapshots=int(opt("quota_snapshots", "10")),
+            gigabytes=int(opt("quota_gigabytes", "1000")),
+            per_volume_gigabytes=int(opt("per_volume_size_limit", "-1")),
+        ),
+        backends=backends,
+        log_dir=Path(opt("log_dir", str(state_path / "log"))).expanduser().absolute(),
+        debug=parse_bool(opt("debug", "false")),
+        public_endpoint=defaults.get("public_endpoint") or None,
+    )

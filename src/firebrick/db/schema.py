@@ -1,0 +1,146 @@
+"""Tables, in SQLAlchemy Core: the volume service's whole persistent state."""
+
+from __future__ import annotations
+
+from sqlalchemy import (
+    JSON,
+    Boolean,
+    Column,
+    DateTime,
+    Float,
+    ForeignKey,
+    Index,
+    Integer,
+    MetaData,
+    String,
+    Table,
+    Text,
+    UniqueConstraint,
+)
+
+metadata = MetaData()
+
+volume_types = Table(
+    "volume_types",
+    metadata,
+    Column("id", String(36), primary_key=True),
+    Column("name", String(255), nullable=False, unique=True),
+    Column("description", String(255)),
+    Column("is_public", Boolean, nullable=False, default=True),
+    Column("created_at", DateTime, nullable=False),
+    Column("updated_at", DateTime),
+)
+
+volume_type_extra_specs = Table(
+    "volume_type_extra_specs",
+    metadata,
+    Column("volume_type_id", String(36), ForeignKey("volume_types.id", ondelete="CASCADE"),
+           primary_key=True),
+    Column("key", String(255), primary_key=True),
+    Column("value", String(255), nullable=False),
+)  # fmt: skip
+
+volumes = Table(
+    "volumes",
+    metadata,
+    Column("id", String(36), primary_key=True),
+    Column("project_id", String(255), nullable=False),
+    Column("user_id", String(255), nullable=False),
+    Column("display_name", String(255)),
+    Column("display_description", String(255)),
+    Column("size", Integer, nullable=False),
+    Column("status", String(32), nullable=False),
+    Column("attach_status", String(32), nullable=False, default="detached"),
+    Column("availability_zone", String(255)),
+    Column("volume_type_id", String(36), ForeignKey("volume_types.id")),
+    Column("host", String(255)),
+    Column("snapshot_id", String(36)),
+    Column("source_volid", String(36)),
+    Column("bootable", Boolean, nullable=False, default=False),
+    Column("multiattach", Boolean, nullable=False, default=False),
+    Column("replication_status", String(32)),
+    Column("migration_status", String(32)),
+    Column("provider_location", String(255)),
+    # Recovery journal: the last step of the volume's running flow, written in the same
+    # transaction as the state change that step makes.
+    Column("task_state", String(64)),
+    Column("scheduling_attempts", Integer, nullable=False, default=0),
+    Column("created_at", DateTime, nullable=False),
+    Column("updated_at", DateTime),
+    Column("launched_at", DateTime),
+    Column("scheduled_at", DateTime),
+    Index("ix_volumes_project_created", "project_id", "created_at"),
+    Index("ix_volumes_host", "host"),
+    Index("ix_volumes_status", "status"),
+)
+
+volume_metadata = Table(
+    "volume_metadata",
+    metadata,
+    Column("volume_id", String(36), ForeignKey("volumes.id", ondelete="CASCADE"),
+           primary_key=True),
+    Column("key", String(255), primary_key=True),
+    Column("value", String(255), nullable=False),
+    Index("ix_volume_metadata_kv", "key", "value"),
+)  # fmt: skip
+
+services = Table(
+    "services",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("host", String(255), nullable=False),
+    Column("binary", String(255), nullable=False),
+    Column("topic", String(255), nullable=False),
+    Column("availability_zone", String(255), nullable=False),
+    Column("disabled", Boolean, nullable=False, default=False),
+    Column("disabled_reason", String(255)),
+    Column("report_count", Integer, nullable=False, default=0),
+    Column("created_at", DateTime, nullable=False),
+    Column("updated_at", DateTime),
+    UniqueConstraint("host", "binary", name="uq_services_host_binary"),
+)
+
+pools = Table(
+    "pools",
+    metadata,
+    Column("name", String(255), primary_key=True),  # host@backend#pool
+    Column("backend", String(255), nullable=False),  # host@backend
+    Column("availability_zone", String(255), nullable=False),
+    Column("capabilities", JSON, nullable=False),
+    # Exact: raised by the scheduler when it places a volume, lowered on delete/reschedule.
+    Column("allocated_capacity_gb", Float, nullable=False, default=0),
+    Column("updated_at", DateTime, nullable=False),
+)
+
+quotas = Table(
+    "quotas",
+    metadata,
+    Column("project_id", String(255), primary_key=True),
+    Column("resource", String(255), primary_key=True),
+    Column("hard_limit", Integer, nullable=False),
+)
+
+quota_usages = Table(
+    "quota_usages",
+    metadata,
+    Column("project_id", String(255), primary_key=True),
+    Column("resource", String(255), primary_key=True),
+    Column("in_use", Integer, nullable=False, default=0),
+)
+
+messages = Table(
+    "messages",
+    metadata,
+    Column("id", String(36), primary_key=True),
+    Column("project_id", String(255), nullable=False),
+    Column("request_id", String(255)),
+    Column("resource_type", String(255)),
+    Column("resource_uuid", String(36)),
+    Column("event_id", String(255), nullable=False),
+    Column("message_level", String(255), nullable=False),
+    Column("detail", Text),  # the per-pool explanation Firebrick adds to Cinder's text
+    Column("created_at", DateTime, nullable=False),
+    Column("expires_at", DateTime),
+    Index("ix_messages_project", "project_id", "created_at"),
+    Index("ix_messages_resource", "resource_uuid"),
+)

@@ -1,0 +1,110 @@
+"""Service registry and heartbeats, and the pools the volume services report."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+
+from sqlalchemy import Connection, insert, select, update
+
+from firebrick.db.schema import pools, services
+from firebrick.db.volumes import now
+from firebrick.domain.model import PoolState
+
+
+@dataclass
+class ServiceRecord:
+    host: str
+    binary: str
+    availability_zone: str
+    disabled: bool
+    disabled_reason: str | None
+    updated_at: datetime | None
+    created_at: datetime
+
+    def is_up(self, down_time: float, at: datetime | None = None) -> bool:
+        seen = self.updated_at or self.created_at
+        return (at or now()) - seen <= timedelta(seconds=down_time)
+
+
+def heartbeat(conn: Connection, host: str, binary: str, topic: str, az: str) -> None:
+    """Record that a service is alive (registering it the first time)."""
+    stamp = now()
+    result = conn.execute(
+        update(services)
+        .where(services.c.host == host, services.c.binary == binary)
+        .values(
+            updated_at=stamp,
+            availability_zone=az,
+            report_count=services.c.report_count + 1,
+        )
+    )
+    if result.rowcount == 0:
+        conn.execute(
+            insert(services).values(
+                host=host, binary=binary, topic=topic, availability_zone=az,
+                disabled=False, report_count=1, created_at=stamp, updated_at=stamp,
+            )
+        )  # fmt: skip
+
+
+def list_services(conn: Connection, binary: str | None = None) -> list[ServiceRecord]:
+    query = select(services).order_by(services.c.id)
+    if binary:
+        query = query.where(services.c.binary == binary)
+    return [
+        ServiceRecord(
+            host=r.host, binary=r.binary, availability_zone=r.availability_zone,
+            disabled=r.disabled, disabled_reason=r.disabled_reason,
+            updated_at=r.updated_at, created_at=r.created_at,
+        )
+        for r in conn.execute(query)
+    ]  # fmt: skip
+
+
+def report_pools(
+    conn: Connection,
+    backend: str,
+    az: str,
+    reports: Mapping[str, Mapping[str, Any]],
+    allocated: Mapping[str, float] | None = None,
+) -> None:
+    """Store a backend's latest pool reports; ``allocated`` resets the exact counters."""
+    stamp = now()
+    known = {r.name for r in conn.execute(select(pools.c.name).where(pools.c.backend == backend))}
+    for name, caps in reports.items():
+        values: dict[str, Any] = {
+            "capabilities": dict(caps), "availability_zone": az, "updated_at": stamp,
+        }  # fmt: skip
+        if allocated is not None:
+            values["allocated_capacity_gb"] = float(allocated.get(name, 0))
+        if name in known:
+            conn.execute(update(pools).where(pools.c.name == name).values(**values))
+        else:
+            values.setdefault("allocated_capacity_gb", float((allocated or {}).get(name, 0)))
+            conn.execute(insert(pools).values(name=name, backend=backend, **values))
+
+
+def pool_states(conn: Connection, live_backends: set[str] | None = None) -> list[PoolState]:
+    query = select(pools).order_by(pools.c.name)
+    return [
+        PoolState(
+            name=r.name,
+            backend=r.backend,
+            availability_zone=r.availability_zone,
+            capabilities=dict(r.capabilities),
+            allocated_capacity_gb=float(r.allocated_capacity_gb),
+        )
+        for r in conn.execute(query)
+        if live_backends is None or r.backend in live_backends
+    ]
+
+
+def add_allocation(conn: Connection, pool_name: str, size_gb: float) -> None:
+    conn.execute(
+        update(pools)
+        .where(pools.c.name == pool_name)
+        .values(allocated_capacity_gb=pools.c.allocated_capacity_gb + size_gb)
+    )

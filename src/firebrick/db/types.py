@@ -1,0 +1,128 @@
+"""Volume types and their extra specs."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Mapping
+from typing import Any
+
+from sqlalchemy import Connection, Row, delete, insert, or_, select, update
+
+from firebrick.db.schema import volume_type_extra_specs, volume_types
+from firebrick.db.volumes import now
+from firebrick.domain.errors import VolumeTypeNotFound
+from firebrick.domain.model import VolumeType
+
+DEFAULT_TYPE_NAME = "__DEFAULT__"
+
+
+def _specs(conn: Connection, type_ids: list[str]) -> dict[str, dict[str, str]]:
+    found: dict[str, dict[str, str]] = {i: {} for i in type_ids}
+    if type_ids:
+        query = select(volume_type_extra_specs).where(
+            volume_type_extra_specs.c.volume_type_id.in_(type_ids)
+        )
+        for type_id, key, value in conn.execute(query):
+            found[type_id][key] = value
+    return found
+
+
+def _to_type(row: Row[Any], specs: dict[str, str]) -> VolumeType:
+    return VolumeType(
+        id=row.id,
+        name=row.name,
+        description=row.description,
+        is_public=row.is_public,
+        extra_specs=specs,
+    )
+
+
+def get(conn: Connection, name_or_id: str) -> VolumeType:
+    """The type with this id, or else this name; VolumeTypeNotFound otherwise."""
+    query = select(volume_types).where(
+        or_(volume_types.c.id == name_or_id, volume_types.c.name == name_or_id)
+    )
+    rows = conn.execute(query).all()
+    if not rows:
+        raise VolumeTypeNotFound(name_or_id)
+    row = next((r for r in rows if r.id == name_or_id), rows[0])
+    return _to_type(row, _specs(conn, [row.id])[row.id])
+
+
+def list_types(conn: Connection, *, is_public: bool | None = True) -> list[VolumeType]:
+    query = select(volume_types).order_by(volume_types.c.created_at, volume_types.c.name)
+    if is_public is not None:
+        query = query.where(volume_types.c.is_public == is_public)
+    rows = conn.execute(query).all()
+    specs = _specs(conn, [r.id for r in rows])
+    return [_to_type(r, specs[r.id]) for r in rows]
+
+
+def create(
+    conn: Connection,
+    name: str,
+    *,
+    description: str | None = None,
+    is_public: bool = True,
+    extra_specs: Mapping[str, str] | None = None,
+    type_id: str | None = None,
+) -> VolumeType:
+    type_id = type_id or str(uuid.uuid4())
+    conn.execute(
+        insert(volume_types).values(
+            id=type_id, name=name, description=description, is_public=is_public,
+            created_at=now(),
+        )
+    )  # fmt: skip
+    if extra_specs:
+        set_extra_specs(conn, type_id, extra_specs)
+    return get(conn, type_id)
+
+
+def name_taken(conn: Connection, name: str, *, other_than: str | None = None) -> bool:
+    query = select(volume_types.c.id).where(volume_types.c.name == name)
+    if other_than:
+        query = query.where(volume_types.c.id != other_than)
+    return conn.execute(query).first() is not None
+
+
+def update_type(conn: Connection, type_id: str, values: Mapping[str, Any]) -> None:
+    conn.execute(
+        update(volume_types).where(volume_types.c.id == type_id).values(updated_at=now(), **values)
+    )
+
+
+def remove(conn: Connection, type_id: str) -> None:
+    conn.execute(
+        delete(volume_type_extra_specs).where(volume_type_extra_specs.c.volume_type_id == type_id)
+    )
+    conn.execute(delete(volume_types).where(volume_types.c.id == type_id))
+
+
+def set_extra_specs(conn: Connection, type_id: str, specs: Mapping[str, str]) -> None:
+    conn.execute(
+        delete(volume_type_extra_specs).where(
+            volume_type_extra_specs.c.volume_type_id == type_id,
+            volume_type_extra_specs.c.key.in_(list(specs)),
+        )
+    )
+    conn.execute(
+        insert(volume_type_extra_specs),
+        [{"volume_type_id": type_id, "key": k, "value": v} for k, v in specs.items()],
+    )
+
+
+def delete_extra_spec(conn: Connection, type_id: str, key: str) -> bool:
+    result = conn.execute(
+        delete(volume_type_extra_specs).where(
+            volume_type_extra_specs.c.volume_type_id == type_id,
+            volume_type_extra_specs.c.key == key,
+        )
+    )
+    return result.rowcount > 0
+
+
+def ensure_default(conn: Connection) -> None:
+    """Cinder's ``__DEFAULT__`` type exists in every deployment."""
+    if not name_taken(conn, DEFAULT_TYPE_NAME):
+        create(conn, DEFAULT_TYPE_NAME, description="Default Volume Type")

@@ -1,0 +1,289 @@
+"""Reading and writing volume rows."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping, Sequence
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy import (
+    ColumnElement,
+    Connection,
+    Row,
+    and_,
+    delete,
+    exists,
+    false,
+    func,
+    insert,
+    or_,
+    select,
+    true,
+)
+from sqlalchemy import update as sql_update
+
+from firebrick.db.schema import volume_metadata, volume_types, volumes
+from firebrick.domain.errors import MarkerNotFound, VolumeNotFound
+from firebrick.domain.model import Volume
+
+# API sort/filter names → columns.
+_COLUMNS = {
+    "id": volumes.c.id,
+    "name": volumes.c.display_name,
+    "display_name": volumes.c.display_name,
+    "status": volumes.c.status,
+    "size": volumes.c.size,
+    "availability_zone": volumes.c.availability_zone,
+    "created_at": volumes.c.created_at,
+    "updated_at": volumes.c.updated_at,
+    "bootable": volumes.c.bootable,
+    "volume_type": volumes.c.volume_type_id,
+    "volume_type_id": volumes.c.volume_type_id,
+    "migration_status": volumes.c.migration_status,
+    "project_id": volumes.c.project_id,
+    "user_id": volumes.c.user_id,
+}
+
+_SELECT = select(volumes, volume_types.c.name.label("volume_type_name")).outerjoin(
+    volume_types, volumes.c.volume_type_id == volume_types.c.id
+)
+
+
+def now() -> datetime:
+    """Naive UTC, as stored."""
+    return datetime.now(UTC).replace(tzinfo=None)
+
+
+def _to_volume(row: Row[Any], metadata: dict[str, str]) -> Volume:
+    m = row._mapping
+    return Volume(
+        id=m["id"],
+        project_id=m["project_id"],
+        user_id=m["user_id"],
+        size=m["size"],
+        status=m["status"],
+        created_at=m["created_at"],
+        name=m["display_name"],
+        description=m["display_description"],
+        availability_zone=m["availability_zone"],
+        volume_type_id=m["volume_type_id"],
+        volume_type_name=m["volume_type_name"],
+        host=m["host"],
+        snapshot_id=m["snapshot_id"],
+        source_volid=m["source_volid"],
+        bootable=m["bootable"],
+        multiattach=m["multiattach"],
+        attach_status=m["attach_status"],
+        replication_status=m["replication_status"],
+        migration_status=m["migration_status"],
+        provider_location=m["provider_location"],
+        updated_at=m["updated_at"],
+        launched_at=m["launched_at"],
+        metadata=metadata,
+    )
+
+
+def _metadata_for(conn: Connection, ids: Sequence[str]) -> dict[str, dict[str, str]]:
+    found: dict[str, dict[str, str]] = {i: {} for i in ids}
+    for start in range(0, len(ids), 500):
+        chunk = ids[start : start + 500]
+        query = select(volume_metadata).where(volume_metadata.c.volume_id.in_(chunk))
+        for vid, key, value in conn.execute(query):
+            found[vid][key] = value
+    return found
+
+
+def insert_volume(conn: Connection, values: Mapping[str, Any], metadata: Mapping[str, str]) -> None:
+    conn.execute(insert(volumes).values(**values))
+    if metadata:
+        conn.execute(
+            insert(volume_metadata),
+            [{"volume_id": values["id"], "key": k, "value": v} for k, v in metadata.items()],
+        )
+
+
+def get(conn: Connection, volume_id: str, project_id: str | None = None) -> Volume:
+    """The volume, or VolumeNotFound (also when it belongs to another project)."""
+    query = _SELECT.where(volumes.c.id == volume_id)
+    if project_id is not None:
+        query = query.where(volumes.c.project_id == project_id)
+    row = conn.execute(query).first()
+    if row is None:
+        raise VolumeNotFound(volume_id)
+    return _to_volume(row, _metadata_for(conn, [volume_id])[volume_id])
+
+
+def find(conn: Connection, volume_id: str) -> Volume | None:
+    try:
+        return get(conn, volume_id)
+    except VolumeNotFound:
+        return None
+
+
+def _filters(filters: Mapping[str, Any]) -> list[ColumnElement[bool]]:
+    clauses: list[ColumnElement[bool]] = []
+    for key, value in filters.items():
+        if key == "metadata" and isinstance(value, Mapping):
+            for mk, mv in value.items():
+                clauses.append(
+                    exists().where(
+                        volume_metadata.c.volume_id == volumes.c.id,
+                        volume_metadata.c.key == str(mk),
+                        volume_metadata.c.value == str(mv),
+                    )
+                )
+        elif key == "host":
+            clauses.append(or_(volumes.c.host == value, volumes.c.host.like(f"{value}#%")))
+        elif key == "consumes_quota":
+            clauses.append(true() if value in (True, "true", "True") else false())
+        elif key == "group_id":
+            clauses.append(true() if value in (None, "", "None") else false())
+        elif key in _COLUMNS:
+            column = _COLUMNS[key]
+            if isinstance(value, (list, tuple)):
+                clauses.append(column.in_(list(value)))
+            else:
+                clauses.append(column == value)
+    return clauses
+
+
+def _after_marker(marker: Row[Any], sort: Sequence[tuple[str, str]]) -> ColumnElement[bool]:
+    """Rows strictly after ``marker`` in the order of ``sort`` (keyset pagination)."""
+    keys = [(_COLUMNS[k], d) for k, d in sort] + [(volumes.c.id, sort[-1][1] if sort else "desc")]
+    alternatives: list[ColumnElement[bool]] = []
+    for i, (column, direction) in enumerate(keys):
+        value = marker._mapping[column.name]
+        equal_before = [c == marker._mapping[c.name] for c, _ in keys[:i]]
+        step: ColumnElement[bool]
+        if value is None:
+            # NULLs sort first ascending in SQLite/our convention; skip NULL-only comparisons.
+            step = column.is_not(None) if direction == "asc" else false()
+        else:
+            step = column > value if direction == "asc" else column < value
+            if direction == "desc":
+                step = or_(step, column.is_(None))
+        alternatives.append(and_(*equal_before, step))
+    return or_(*alternatives)
+
+
+def list_volumes(
+    conn: Connection,
+    *,
+    project_id: str | None,
+    filters: Mapping[str, Any],
+    sort: Sequence[tuple[str, str]],
+    limit: int | None,
+    marker: str | None,
+    offset: int = 0,
+) -> list[Volume]:
+    query = _SELECT
+    clauses = _filters(filters)
+    if project_id is not None:
+        clauses.append(volumes.c.project_id == project_id)
+    if marker:
+        marker_query = select(volumes).where(volumes.c.id == marker)
+        if project_id is not None:
+            marker_query = marker_query.where(volumes.c.project_id == project_id)
+        marker_row = conn.execute(marker_query).first()
+        if marker_row is None:
+            raise MarkerNotFound(marker)
+        clauses.append(_after_marker(marker_row, sort))
+    if clauses:
+        query = query.where(and_(*clauses))
+    order = []
+    for key, direction in sort:
+        column = _COLUMNS[key]
+        order.append(
+            column.asc().nulls_first() if direction == "asc" else column.desc().nulls_last()
+        )
+    tiebreak = sort[-1][1] if sort else "desc"
+    order.append(volumes.c.id.asc() if tiebreak == "asc" else volumes.c.id.desc())
+    query = query.order_by(*order)
+    if limit is not None:
+        query = query.limit(limit)
+    if offset:
+        query = query.offset(offset)
+    rows = conn.execute(query).all()
+    meta = _metadata_for(conn, [r.id for r in rows])
+    return [_to_volume(r, meta[r.id]) for r in rows]
+
+
+def count(conn: Connection, *, project_id: str | None, filters: Mapping[str, Any]) -> int:
+    clauses = _filters(filters)
+    if project_id is not None:
+        clauses.append(volumes.c.project_id == project_id)
+    query = select(func.count()).select_from(volumes)
+    if clauses:
+        query = query.where(and_(*clauses))
+    return int(conn.execute(query).scalar_one())
+
+
+def update(
+    conn: Connection,
+    volume_id: str,
+    values: Mapping[str, Any],
+    *,
+    expected: Mapping[str, Any] | None = None,
+) -> bool:
+    """Set ``values``; with ``expected``, only if the row still holds those values.
+
+    Returns whether a row changed: the conditional form is how state transitions stay
+    exact when several processes act on one volume.
+    """
+    query = sql_update(volumes).where(volumes.c.id == volume_id)
+    for key, value in (expected or {}).items():
+        column = volumes.c[key]
+        if isinstance(value, (set, frozenset, list, tuple)):
+            query = query.where(column.in_(list(value)))
+        elif value is None:
+            query = query.where(column.is_(None))
+        else:
+            query = query.where(column == value)
+    result = conn.execute(query.values(updated_at=now(), **values))
+    return result.rowcount > 0
+
+
+def set_metadata(
+    conn: Connection, volume_id: str, metadata: Mapping[str, str], *, replace: bool
+) -> None:
+    if replace:
+        conn.execute(delete(volume_metadata).where(volume_metadata.c.volume_id == volume_id))
+    else:
+        conn.execute(
+            delete(volume_metadata).where(
+                volume_metadata.c.volume_id == volume_id,
+                volume_metadata.c.key.in_(list(metadata)),
+            )
+        )
+    if metadata:
+        conn.execute(
+            insert(volume_metadata),
+            [{"volume_id": volume_id, "key": k, "value": v} for k, v in metadata.items()],
+        )
+
+
+def remove(conn: Connection, volume_id: str) -> None:
+    conn.execute(delete(volume_metadata).where(volume_metadata.c.volume_id == volume_id))
+    conn.execute(delete(volumes).where(volumes.c.id == volume_id))
+
+
+def in_status(conn: Connection, statuses: Iterable[str], host_prefix: str) -> list[str]:
+    """Ids of volumes on a backend (``host@backend``) in one of ``statuses``."""
+    query = select(volumes.c.id).where(
+        volumes.c.status.in_(list(statuses)), volumes.c.host.like(f"{host_prefix}#%")
+    )
+    return [r.id for r in conn.execute(query)]
+
+
+def allocated_by_pool(conn: Connection, backend: str) -> dict[str, int]:
+    query = (
+        select(volumes.c.host, func.sum(volumes.c.size))
+        .where(volumes.c.host.like(f"{backend}#%"))
+        .group_by(volumes.c.host)
+    )
+    return {host: int(total or 0) for host, total in conn.execute(query)}
+
+
+def uses_type(conn: Connection, type_id: str) -> bool:
+    query = select(volumes.c.id).where(volumes.c.volume_type_id == type_id).limit(1)
+    return conn.execute(query).first() is not None

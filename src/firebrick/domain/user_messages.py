@@ -1,0 +1,29 @@
+"""The text of user messages, from Cinder's event ids: VOLUME_<resource>_<action>_<detail>."""
+
+from __future__ import annotations
+
+ACTIONS = {
+    "001": "schedule allocate volume",
+    "002": "attach volume",
+    "007": "extend volume",
+    "008": "create volume from backend storage",
+    "009": "create snapshot",
+    "010": "delete snapshot",
+}
+
+DETAILS = {
+    "001": "An unknown error occurred.",
+    "002": "Driver is not initialized at present.",
+    "003": "Could not find any available weighted backend.",
+    "006": "Not enough quota resource for operation.",
+    "012": "Driver failed to create the volume.",
+}
+
+
+def user_message(event_id: str, detail: str | None) -> str:
+    """Cinder's ``action:detail`` text, followed by Firebrick's explanation if any."""
+    parts = event_id.split("_")
+    action = ACTIONS.get(parts[2], "unknown action") if len(parts) == 4 else "unknown action"
+    known = DETAILS.get(parts[3], DETAILS["001"]) if len(parts) == 4 else DETAILS["001"]
+    text = f"{action}:{known}"
+    return f"{text} {detail}" if detail else text

@@ -1,0 +1,30 @@
+"""The message bus between roles: casts to a topic, consumed by the topic's handler.
+
+Topics: ``scheduler`` for the scheduler role and ``volume.<host@backend>`` for one volume
+service. The embedded mode uses the in-process bus; a RabbitMQ transport implements the
+same protocol.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any, Protocol
+
+Handler = Callable[[str, dict[str, Any]], None]
+
+SCHEDULER_TOPIC = "scheduler"
+
+
+def volume_topic(backend: str) -> str:
+    """The topic of the volume service owning ``backend`` (``host@backend``)."""
+    return f"volume.{backend}"
+
+
+class Bus(Protocol):
+    def cast(self, topic: str, method: str, payload: dict[str, Any]) -> None:
+        """Send ``method(payload)`` to the consumer of ``topic`` without waiting."""
+
+    def consume(self, topic: str, handler: Handler, workers: int = 1) -> None:
+        """Deliver the messages of ``topic`` to ``handler`` on ``workers`` threads."""
+
+    def close(self) -> None: ...

@@ -1,0 +1,37 @@
+"""What the create tasks share: the ports they act through."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+from taskflow import task
+
+from firebrick.db.engine import Database
+from firebrick.domain.model import Volume
+from firebrick.notifier import Notifier
+from firebrick.volume.drivers.base import VolumeDriver
+
+ACTION = "volume:create"
+
+# reschedule(volume, request_spec, retry, reason): send the request back to the scheduler.
+Rescheduler = Callable[[Volume, dict[str, Any], dict[str, Any], str], None]
+
+
+@dataclass
+class Ports:
+    db: Database
+    driver: VolumeDriver
+    notifier: Notifier
+    backend: str  # host@backend: this volume service
+    reschedule: Rescheduler
+    max_attempts: int
+
+
+class CinderTask(task.Task):  # type: ignore[misc]
+    """A task named as Cinder names it, e.g. ``ExtractVolumeRefTask;volume:create``."""
+
+    def __init__(self, ports: Ports, **kwargs: Any) -> None:
+        super().__init__(name=f"{type(self).__name__};{ACTION}", **kwargs)
+        self.ports = ports

@@ -1,0 +1,39 @@
+from __future__ import annotations
+
+from dataclasses import replace
+from typing import Any
+
+from firebrick.db import volumes
+from firebrick.domain import statuses
+from firebrick.domain.errors import VolumeNotFound
+from firebrick.domain.model import Volume
+from firebrick.notifier import volume_usage
+from firebrick.volume.flows.create_volume.base import CinderTask
+
+
+class CreateVolumeOnFinishTask(CinderTask):
+    """Marks the volume ``available`` with the driver's model update; emits create.end.
+
+    Reversion strategy: none; it is the last step. If the volume was deleted meanwhile
+    the update matches no row and the flow reverts, removing the storage.
+    """
+
+    def execute(self, volume: Volume, model_update: dict[str, Any]) -> None:
+        stamp = volumes.now()
+        values = {
+            "status": statuses.AVAILABLE,
+            "launched_at": stamp,
+            "task_state": None,
+            "provider_location": model_update.get("provider_location"),
+        }
+        with self.ports.db.write() as conn:
+            done = volumes.update(
+                conn, volume.id, values,
+                expected={"status": statuses.CREATING, "host": volume.host},
+            )  # fmt: skip
+        if not done:
+            raise VolumeNotFound(volume.id)
+        finished = replace(volume, status=statuses.AVAILABLE, launched_at=stamp, updated_at=stamp)
+        self.ports.notifier.emit(
+            f"volume.{volume.host}", "volume.create.end", volume_usage(finished)
+        )

@@ -1,0 +1,184 @@
+"""The volume service of one backend: runs the create flow, deletes, reports capacity."""
+
+from __future__ import annotations
+
+import logging
+import threading
+from typing import Any
+
+from taskflow import engines
+
+from firebrick.db import quotas, services, volumes
+from firebrick.db.engine import Database
+from firebrick.domain import statuses
+from firebrick.domain.errors import VolumeNotFound
+from firebrick.domain.model import Volume
+from firebrick.notifier import Notifier, volume_usage
+from firebrick.rpc.bus import SCHEDULER_TOPIC, Bus, volume_topic
+from firebrick.volume.drivers.base import VolumeDriver
+from firebrick.volume.flow_log import FlowLogger
+from firebrick.volume.flows import create_volume
+
+LOG = logging.getLogger("firebrick.volume")
+
+BINARY = "cinder-volume"
+
+
+class VolumeManager:
+    def __init__(
+        self,
+        *,
+        backend: str,
+        availability_zone: str,
+        driver: VolumeDriver,
+        db: Database,
+        bus: Bus,
+        notifier: Notifier,
+        max_attempts: int,
+        report_interval: float,
+    ) -> None:
+        self.backend = backend  # host@backend
+        self.availability_zone = availability_zone
+        self.driver = driver
+        self.db = db
+        self.bus = bus
+        self.notifier = notifier
+        self.report_interval = report_interval
+        self.ports = create_volume.Ports(
+            db=db,
+            driver=driver,
+            notifier=notifier,
+            backend=backend,
+            reschedule=self._reschedule,
+            max_attempts=max_attempts,
+        )
+        self._stop = threading.Event()
+        self._reporter: threading.Thread | None = None
+
+    @property
+    def topic(self) -> str:
+        return volume_topic(self.backend)
+
+    # Lifecycle ------------------------------------------------------------------------
+
+    def start(self, workers: int = 4) -> None:
+        """Set up the driver, report, resume unfinished work, then take requests."""
+        self.driver.do_setup()
+        self.report(reset_allocations=True)
+        self.bus.consume(self.topic, self.handle, workers=workers)
+        self._resume_unfinished()
+        self._reporter = threading.Thread(
+            target=self._report_loop, name=f"report-{self.backend}", daemon=True
+        )
+        self._reporter.start()
+
+    def stop(self) -> None:
+        self._stop.set()
+
+    def _report_loop(self) -> None:
+        while not self._stop.wait(self.report_interval):
+            try:
+                self.report()
+            except Exception:
+                LOG.exception("Backend %s: capacity report failed", self.backend)
+
+    def report(self, *, reset_allocations: bool = False) -> None:
+        """Heartbeat and publish the pools' capabilities and capacity."""
+        with self.db.write() as conn:
+            allocated = volumes.allocated_by_pool(conn, self.backend) if reset_allocations else {}
+            by_pool = {name.split("#", 1)[1]: float(gb) for name, gb in allocated.items()}
+            stats = self.driver.get_volume_stats(by_pool)
+            reports = {}
+            for pool in stats.get("pools", []):
+                caps = {k: v for k, v in stats.items() if k != "pools"}
+                caps.update(pool)
+                reports[f"{self.backend}#{pool['pool_name']}"] = caps
+            services.heartbeat(conn, self.backend, BINARY, self.topic, self.availability_zone)
+            services.report_pools(
+                conn,
+                self.backend,
+                self.availability_zone,
+                reports,
+                allocated={n: float(allocated.get(n, 0)) for n in reports}
+                if reset_allocations
+                else None,
+            )
+
+    def _resume_unfinished(self) -> None:
+        """Move on every volume this backend left in a transitional status."""
+        with self.db.read() as conn:
+            creating = volumes.in_status(conn, [statuses.CREATING], self.backend)
+            deleting = volumes.in_status(conn, [statuses.DELETING], self.backend)
+        for volume_id in creating:
+            LOG.info("Volume %s: resuming interrupted create", volume_id)
+            self.bus.cast(self.topic, "create_volume", {"volume_id": volume_id, "resumed": True})
+        for volume_id in deleting:
+            LOG.info("Volume %s: resuming interrupted delete", volume_id)
+            self.bus.cast(self.topic, "delete_volume", {"volume_id": volume_id})
+
+    # Requests -------------------------------------------------------------------------
+
+    def handle(self, method: str, payload: dict[str, Any]) -> None:
+        if method == "create_volume":
+            self.create_volume(payload)
+        elif method == "delete_volume":
+            self.delete_volume(payload["volume_id"])
+        else:
+            LOG.error("Backend %s: unknown request %s", self.backend, method)
+
+    def create_volume(self, payload: dict[str, Any]) -> None:
+        volume_id = payload["volume_id"]
+        store = {
+            "volume_id": volume_id,
+            "request_spec": payload.get("request_spec") or {},
+            "retry": payload.get("retry") or {"num_attempts": 1, "backends": [self.backend]},
+        }
+        engine = engines.load(create_volume.get_flow(self.ports), store=store)
+        FlowLogger(volume_id).attach(engine)
+        try:
+            engine.run()
+        except VolumeNotFound:
+            LOG.info("Volume %s: gone before it was created; nothing to do", volume_id)
+        except Exception as exc:
+            LOG.warning("Volume %s: flow %s failed: %s", volume_id, create_volume.FLOW_NAME, exc)
+
+    def _reschedule(
+        self, volume: Volume, request_spec: dict[str, Any], retry: dict[str, Any], reason: str
+    ) -> None:
+        with self.db.write() as conn:
+            moved = volumes.update(
+                conn, volume.id, {"host": None, "task_state": "rescheduling"},
+                expected={"status": statuses.CREATING, "host": volume.host},
+            )  # fmt: skip
+            if moved and volume.host:
+                services.add_allocation(conn, volume.host, -volume.size)
+        if moved:
+            retry = dict(retry, last_error=reason)
+            self.bus.cast(
+                SCHEDULER_TOPIC,
+                "create_volume",
+                {"volume_id": volume.id, "request_spec": request_spec, "retry": retry},
+            )
+
+    def delete_volume(self, volume_id: str) -> None:
+        with self.db.read() as conn:
+            volume = volumes.find(conn, volume_id)
+        if volume is None or volume.status != statuses.DELETING:
+            return
+        self.notifier.emit(f"volume.{self.backend}", "volume.delete.start", volume_usage(volume))
+        try:
+            self.driver.delete_volume(volume)
+        except Exception as exc:
+            LOG.error("Volume %s: delete failed on %s: %s", volume_id, self.backend, exc)
+            with self.db.write() as conn:
+                volumes.update(conn, volume_id, {"status": statuses.ERROR_DELETING})
+            return
+        with self.db.write() as conn:
+            volumes.remove(conn, volume_id)
+            quotas.add_usage(conn, volume.project_id, {"volumes": -1, "gigabytes": -volume.size})
+            if volume.host:
+                services.add_allocation(conn, volume.host, -volume.size)
+        LOG.info("Volume %s: deleted from %s", volume_id, self.backend)
+        self.notifier.emit(
+            f"volume.{self.backend}", "volume.delete.end", volume_usage(volume, status="deleted")
+        )
