@@ -162,15 +162,16 @@ class VolumeAPI:
             volume = volumes.get(conn, volume_id, None if ctx.is_admin else ctx.project_id)
             if volume.status == statuses.MAINTENANCE:
                 raise InvalidVolume("The volume cannot be updated during maintenance.")
+            changes = req.changes()
             values: dict[str, Any] = {}
-            if req.name is not None:
-                values["display_name"] = req.name
-            if req.description is not None:
-                values["display_description"] = req.description
+            if "name" in changes:
+                values["display_name"] = changes["name"]
+            if "description" in changes:
+                values["display_description"] = changes["description"]
             if values:
                 volumes.update(conn, volume_id, values)
-            if req.metadata is not None:
-                volumes.set_metadata(conn, volume_id, req.metadata, replace=True)
+            if "metadata" in changes:
+                volumes.set_metadata(conn, volume_id, changes["metadata"] or {}, replace=True)
             updated = volumes.get(conn, volume_id)
         self.notifier.emit(f"volume.{self.host}", "volume.update.end", volume_usage(updated))
         return updated

@@ -7,6 +7,7 @@ import threading
 from typing import Any
 
 from taskflow import engines
+from taskflow.persistence import models
 
 from firebrick.db import quotas, services, volumes
 from firebrick.db.engine import Database
@@ -18,6 +19,7 @@ from firebrick.rpc.bus import SCHEDULER_TOPIC, Bus, volume_topic
 from firebrick.volume.drivers.base import VolumeDriver
 from firebrick.volume.flow_log import FlowLogger
 from firebrick.volume.flows import create_volume
+from firebrick.volume.flows.storage import PassThroughBackend
 
 LOG = logging.getLogger("firebrick.volume")
 
@@ -52,6 +54,9 @@ class VolumeManager:
             reschedule=self._reschedule,
             max_attempts=max_attempts,
         )
+        # Tasks are stateless, so one flow serves every run; the engine holds the state.
+        self._create_flow = create_volume.get_flow(self.ports)
+        self._flow_storage = PassThroughBackend()
         self._stop = threading.Event()
         self._reporter: threading.Thread | None = None
 
@@ -133,7 +138,12 @@ class VolumeManager:
             "request_spec": payload.get("request_spec") or {},
             "retry": payload.get("retry") or {"num_attempts": 1, "backends": [self.backend]},
         }
-        engine = engines.load(create_volume.get_flow(self.ports), store=store)
+        engine = engines.load(
+            self._create_flow,
+            store=store,
+            backend=self._flow_storage,
+            book=models.LogBook(f"volume-{volume_id}"),
+        )
         FlowLogger(volume_id).attach(engine)
         try:
             engine.run()

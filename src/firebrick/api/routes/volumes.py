@@ -29,8 +29,6 @@ def _list(request: Request, c: Call, *, detailed: bool) -> dict[str, Any]:
     query = listing.parse_list_query(
         dict(request.query_params), c.version, c.ctx.is_admin, max_limit=max_limit
     )
-    if query.limit is None:
-        query.limit = max_limit
     found, count = _api(request).list_volumes(c.ctx, query)
     if detailed:
         items = [
@@ -49,7 +47,7 @@ def _list(request: Request, c: Call, *, detailed: bool) -> dict[str, Any]:
             for v in found
         ]  # fmt: skip
     next_url = None
-    if found and len(found) >= query.limit:
+    if listing.needs_next_link(query.limit, len(found), count):
         next_url = listing.next_link(
             c.base_url + request.url.path, dict(request.query_params), found[-1].id
         )
