@@ -119,6 +119,7 @@ def build_api(config: Config, db: Database, bus: Bus, notifier: Notifier) -> Any
         default_volume_type=config.default_volume_type,
         max_limit=config.osapi_max_limit,
         service_down_time=config.service_down_time,
+        quota_defaults=config.quotas,
         public_endpoint=config.public_endpoint,
     )
 

@@ -12,9 +12,10 @@ from starlette.exceptions import HTTPException
 
 from firebrick.api.faults import fault_body, fault_for, fault_headers
 from firebrick.api.middleware import OpenStackMiddleware
-from firebrick.api.routes import admin, messages, types, volumes
+from firebrick.api.routes import admin, limits, messages, types, volumes
 from firebrick.api.versions import versions_document
 from firebrick.api.volume_api import VolumeAPI
+from firebrick.config import QuotaDefaults
 from firebrick.db.engine import Database
 from firebrick.domain.errors import FirebrickError
 
@@ -37,6 +38,7 @@ def create_app(
     default_volume_type: str,
     max_limit: int,
     service_down_time: float,
+    quota_defaults: QuotaDefaults,
     public_endpoint: str | None = None,
 ) -> FastAPI:
     app = FastAPI(
@@ -51,6 +53,7 @@ def create_app(
     app.state.default_volume_type = default_volume_type
     app.state.max_limit = max_limit
     app.state.service_down_time = service_down_time
+    app.state.quota_defaults = quota_defaults
     app.state.public_endpoint = public_endpoint
 
     def base_url(request: Request) -> str:
@@ -69,10 +72,10 @@ def create_app(
     def healthcheck() -> dict[str, str]:
         return {"status": "OK"}
 
-    for router in (volumes.router, types.router, admin.router, messages.router):
-        app.include_router(router, prefix="/v3")
-    for router in (volumes.router, types.router, admin.router, messages.router):
-        app.include_router(router, prefix="/v3/{project_id}")
+    routers = (volumes.router, types.router, admin.router, messages.router, limits.router)
+    for prefix in ("/v3", "/v3/{project_id}"):
+        for router in routers:
+            app.include_router(router, prefix=prefix)
 
     @app.exception_handler(FirebrickError)
     async def on_error(_request: Request, exc: FirebrickError) -> JSONResponse:

@@ -287,3 +287,20 @@ def allocated_by_pool(conn: Connection, backend: str) -> dict[str, int]:
 def uses_type(conn: Connection, type_id: str) -> bool:
     query = select(volumes.c.id).where(volumes.c.volume_type_id == type_id).limit(1)
     return conn.execute(query).first() is not None
+
+
+def summary(conn: Connection, project_id: str) -> tuple[int, int, dict[str, list[str]]]:
+    """(count, total GiB, metadata key -> distinct values) of a project's volumes."""
+    mine = volumes.c.project_id == project_id
+    count_, size = conn.execute(select(func.count(), func.sum(volumes.c.size)).where(mine)).one()
+    query = (
+        select(volume_metadata.c.key, volume_metadata.c.value)
+        .join(volumes, volumes.c.id == volume_metadata.c.volume_id)
+        .where(mine)
+        .distinct()
+        .order_by(volume_metadata.c.key, volume_metadata.c.value)
+    )
+    metadata: dict[str, list[str]] = {}
+    for key, value in conn.execute(query):
+        metadata.setdefault(key, []).append(value)
+    return int(count_), int(size or 0), metadata

@@ -11,7 +11,7 @@ from firebrick.api.microversion import APIVersion
 from firebrick.api.views.volumes import timestamp
 from firebrick.db import services
 from firebrick.db.engine import Database
-from firebrick.domain.errors import Forbidden
+from firebrick.policy import authorize
 
 router = APIRouter()
 
@@ -41,8 +41,7 @@ def availability_zones(request: Request, c: CallDep) -> dict[str, Any]:
 
 @router.get("/os-services")
 def list_services(request: Request, c: CallDep) -> dict[str, Any]:
-    if not c.ctx.is_admin:
-        raise Forbidden("Policy doesn't allow volume_extension:services:index to be performed.")
+    authorize(c.ctx, "volume_extension:services:index")
     host = request.query_params.get("host")
     binary = request.query_params.get("binary")
     down_time: float = request.app.state.service_down_time
@@ -74,10 +73,7 @@ def list_services(request: Request, c: CallDep) -> dict[str, Any]:
 
 @router.get("/scheduler-stats/get_pools")
 def get_pools(request: Request, c: CallDep) -> dict[str, Any]:
-    if not c.ctx.is_admin:
-        raise Forbidden(
-            "Policy doesn't allow scheduler_extension:scheduler_stats:get_pools to be performed."
-        )
+    authorize(c.ctx, "scheduler_extension:scheduler_stats:get_pools")
     detail = request.query_params.get("detail", "false").lower() in ("true", "1", "yes")
     name = request.query_params.get("name")
     with _db(request).read() as conn:

@@ -7,11 +7,12 @@ from typing import Any
 
 from fastapi import APIRouter, Request, Response
 
-from firebrick.api.deps import Call, CallDep, JsonBody
+from firebrick.api.deps import CallDep, JsonBody
 from firebrick.api.views.types import visible_extra_specs, volume_type
 from firebrick.db import types, volumes
 from firebrick.db.engine import Database
-from firebrick.domain.errors import Conflict, Forbidden, Invalid, NotFound
+from firebrick.domain.errors import Conflict, Invalid, NotFound
+from firebrick.policy import authorize
 
 router = APIRouter()
 
@@ -21,11 +22,6 @@ _SPEC_KEY = re.compile(r"^[a-zA-Z0-9-_:. /]{1,255}$")
 def _db(request: Request) -> Database:
     db: Database = request.app.state.db
     return db
-
-
-def _admin(c: Call, action: str) -> None:
-    if not c.ctx.is_admin:
-        raise Forbidden(f"Policy doesn't allow {action} to be performed.")
 
 
 def _object(payload: object, key: str) -> dict[str, Any]:
@@ -71,7 +67,7 @@ def show_type(type_id: str, request: Request, c: CallDep) -> dict[str, Any]:
 
 @router.post("/types")
 def create_type(request: Request, c: CallDep, payload: JsonBody) -> dict[str, Any]:
-    _admin(c, "volume_extension:types_manage")
+    authorize(c.ctx, "volume_extension:types_manage")
     spec = _object(payload, "volume_type")
     name = spec.get("name")
     if not isinstance(name, str) or not name.strip() or len(name) > 255:
@@ -93,7 +89,7 @@ def create_type(request: Request, c: CallDep, payload: JsonBody) -> dict[str, An
 
 @router.put("/types/{type_id}")
 def update_type(type_id: str, request: Request, c: CallDep, payload: JsonBody) -> dict[str, Any]:
-    _admin(c, "volume_extension:types_manage")
+    authorize(c.ctx, "volume_extension:types_manage")
     spec = _object(payload, "volume_type")
     values: dict[str, Any] = {}
     if "name" in spec:
@@ -121,7 +117,7 @@ def update_type(type_id: str, request: Request, c: CallDep, payload: JsonBody) -
 
 @router.delete("/types/{type_id}", status_code=202)
 def delete_type(type_id: str, request: Request, c: CallDep) -> Response:
-    _admin(c, "volume_extension:types_manage")
+    authorize(c.ctx, "volume_extension:types_manage")
     with _db(request).write() as conn:
         found = types.get(conn, type_id)
         if found.name in (types.DEFAULT_TYPE_NAME, request.app.state.default_volume_type):
@@ -143,7 +139,7 @@ def list_extra_specs(type_id: str, request: Request, c: CallDep) -> dict[str, An
 def set_extra_specs(
     type_id: str, request: Request, c: CallDep, payload: JsonBody
 ) -> dict[str, Any]:
-    _admin(c, "volume_extension:types_extra_specs:create")
+    authorize(c.ctx, "volume_extension:types_extra_specs:create")
     if not isinstance(payload, dict) or "extra_specs" not in payload:
         raise Invalid("Missing required element 'extra_specs' in request body.")
     specs = _specs(payload["extra_specs"])
@@ -174,7 +170,7 @@ def update_extra_spec(
     c: CallDep,
     payload: JsonBody,
 ) -> dict[str, Any]:
-    _admin(c, "volume_extension:types_extra_specs:update")
+    authorize(c.ctx, "volume_extension:types_extra_specs:update")
     if not isinstance(payload, dict) or list(payload) != [key]:
         raise Invalid("Request body and URI mismatch")
     specs = _specs(payload)
@@ -188,7 +184,7 @@ def update_extra_spec(
 
 @router.delete("/types/{type_id}/extra_specs/{key}", status_code=202)
 def delete_extra_spec(type_id: str, key: str, request: Request, c: CallDep) -> Response:
-    _admin(c, "volume_extension:types_extra_specs:delete")
+    authorize(c.ctx, "volume_extension:types_extra_specs:delete")
     with _db(request).write() as conn:
         found = types.get(conn, type_id)
         if not types.delete_extra_spec(conn, found.id, key):

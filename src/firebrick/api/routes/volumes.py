@@ -12,11 +12,14 @@ from firebrick.api.microversion import APIVersion
 from firebrick.api.views import volumes as views
 from firebrick.api.volume_api import VolumeAPI
 from firebrick.config import parse_bool
-from firebrick.domain.errors import Invalid
+from firebrick.db import volumes as volumes_db
+from firebrick.domain.errors import Invalid, VolumeNotFound
 
 router = APIRouter()
 
+SUMMARY = APIVersion(3, 12)
 FORCE_DELETE = APIVersion(3, 23)
+SUMMARY_METADATA = APIVersion(3, 36)
 
 
 def _api(request: Request) -> VolumeAPI:
@@ -62,6 +65,18 @@ def list_volumes(request: Request, c: CallDep) -> dict[str, Any]:
 @router.get("/volumes/detail")
 def list_volumes_detail(request: Request, c: CallDep) -> dict[str, Any]:
     return _list(request, c, detailed=True)
+
+
+@router.get("/volumes/summary")
+def volumes_summary(request: Request, c: CallDep) -> dict[str, Any]:
+    if c.version < SUMMARY:
+        raise VolumeNotFound("summary")
+    with _api(request).db.read() as conn:
+        count, size, metadata = volumes_db.summary(conn, c.ctx.project_id)
+    summary: dict[str, Any] = {"total_size": size, "total_count": count}
+    if c.version >= SUMMARY_METADATA:
+        summary["metadata"] = metadata
+    return {"volume-summary": summary}
 
 
 @router.post("/volumes", status_code=202)
