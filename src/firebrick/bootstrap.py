@@ -60,22 +60,26 @@ def build_database(config: Config) -> Database:
     return db
 
 
-def build_scheduler(config: Config, db: Database, bus: Bus, notifier: Notifier) -> SchedulerManager:
+def build_filter_scheduler(config: Config) -> FilterScheduler:
     weighers = build_weighers(
         config.scheduler_default_weighers,
         {"CapacityWeigher": config.capacity_weight_multiplier},
     )
+    return FilterScheduler(
+        build_filters(config.scheduler_default_filters),
+        weighers,
+        max_attempts=config.scheduler_max_attempts,
+    )
+
+
+def build_scheduler(config: Config, db: Database, bus: Bus, notifier: Notifier) -> SchedulerManager:
     return SchedulerManager(
         host=config.host,
         availability_zone=config.storage_availability_zone,
         db=db,
         bus=bus,
         notifier=notifier,
-        scheduler=FilterScheduler(
-            build_filters(config.scheduler_default_filters),
-            weighers,
-            max_attempts=config.scheduler_max_attempts,
-        ),
+        scheduler=build_filter_scheduler(config),
         service_down_time=config.service_down_time,
         report_interval=config.report_interval,
     )
@@ -120,6 +124,7 @@ def build_api(config: Config, db: Database, bus: Bus, notifier: Notifier) -> Any
         max_limit=config.osapi_max_limit,
         service_down_time=config.service_down_time,
         quota_defaults=config.quotas,
+        scheduler=build_filter_scheduler(config),
         public_endpoint=config.public_endpoint,
     )
 

@@ -18,6 +18,7 @@ from firebrick.api.volume_api import VolumeAPI
 from firebrick.config import QuotaDefaults
 from firebrick.db.engine import Database
 from firebrick.domain.errors import FirebrickError
+from firebrick.scheduler.filter_scheduler import FilterScheduler
 
 LOG = logging.getLogger("firebrick.api")
 
@@ -39,6 +40,7 @@ def create_app(
     max_limit: int,
     service_down_time: float,
     quota_defaults: QuotaDefaults,
+    scheduler: FilterScheduler,
     public_endpoint: str | None = None,
 ) -> FastAPI:
     app = FastAPI(
@@ -54,6 +56,7 @@ def create_app(
     app.state.max_limit = max_limit
     app.state.service_down_time = service_down_time
     app.state.quota_defaults = quota_defaults
+    app.state.scheduler = scheduler  # to answer get_pools?volume_type=, without placing
     app.state.public_endpoint = public_endpoint
 
     def base_url(request: Request) -> str:

@@ -10,7 +10,7 @@ from fastapi import Depends, Request
 from firebrick.api import microversion
 from firebrick.api.validation import parse_json
 from firebrick.context import RequestContext
-from firebrick.domain.errors import FirebrickError
+from firebrick.domain.errors import FirebrickError, Invalid
 
 MAX_BODY = 114688
 
@@ -37,6 +37,8 @@ def noauth_context(request: Request, url_project_id: str | None) -> RequestConte
     """``X-Auth-Token: user:project`` as Cinder's noauth reads it; callers are admins."""
     token = request.headers.get("x-auth-token", "")
     user, _, project = token.partition(":")
+    if project and url_project_id is not None and url_project_id != project:
+        raise Invalid("Malformed request url")
     if not project:
         user = user or "admin"
         project = url_project_id or user

@@ -16,14 +16,15 @@ VOLUME_LIST_BOOTABLE: Final = APIVersion(3, 2)
 VOLUME_LIST_GROUP: Final = APIVersion(3, 10)
 RESOURCE_FILTER: Final = APIVersion(3, 31)
 SUPPORT_COUNT_INFO: Final = APIVersion(3, 45)
+LIKE_FILTER: Final = APIVersion(3, 34)
 TIME_COMPARISON_FILTER: Final = APIVersion(3, 60)
 
 DB_MAX_INT: Final = 2**31 - 1
 DEFAULT_SORT: Final = ("created_at", "desc")
 
 SORT_KEYS: Final = frozenset(
-    {"id", "name", "status", "size", "availability_zone", "created_at", "updated_at",
-     "bootable", "volume_type"}
+    {"id", "name", "display_name", "status", "size", "availability_zone", "created_at",
+     "updated_at", "bootable", "volume_type"}
 )  # fmt: skip
 USER_FILTERS: Final = frozenset(
     {"name", "status", "metadata", "bootable", "availability_zone", "size", "created_at",
@@ -34,6 +35,8 @@ ADMIN_FILTERS: Final = USER_FILTERS | {"host", "project_id", "user_id", "volume_
 LEGACY_USER_FILTERS: Final = frozenset(
     {"name", "status", "metadata", "availability_zone", "bootable", "group_id"}
 )
+# Filters that also take the "key~=value" (contains) form from 3.34.
+LIKE_FILTERS: Final = frozenset({"name", "status", "availability_zone"})
 BOOLEAN_FILTERS: Final = frozenset({"bootable", "consumes_quota"})
 TIME_FILTERS: Final = frozenset({"created_at", "updated_at"})
 TIME_OPERATORS: Final = frozenset({"gt", "gte", "eq", "neq", "lt", "lte"})
@@ -186,6 +189,8 @@ def _filters(params: dict[str, str], version: APIVersion, is_admin: bool) -> dic
     allowed = ADMIN_FILTERS if is_admin else USER_FILTERS
     if version < VOLUME_LIST_GROUP:
         params.pop("group_id", None)
+    if version >= LIKE_FILTER:
+        allowed = allowed | {f"{key}~" for key in LIKE_FILTERS}
     if version >= RESOURCE_FILTER:
         unknown = [key for key in params if key not in allowed]
         if unknown:

@@ -87,6 +87,32 @@ def report_pools(
             conn.execute(insert(pools).values(name=name, backend=backend, **values))
 
 
+def allocations(conn: Connection, backend: str) -> dict[str, float]:
+    query = select(pools.c.name, pools.c.allocated_capacity_gb).where(pools.c.backend == backend)
+    return {name: float(gb) for name, gb in conn.execute(query)}
+
+
+def _current(
+    capabilities: dict[str, Any], allocated: float, reported_at: datetime
+) -> dict[str, Any]:
+    """The last report brought up to date with the allocations made since it was sent.
+
+    A placement or a delete changes ``allocated_capacity_gb`` at once; the free space the
+    driver reported is moved by the same amount until its next report says otherwise.
+    """
+    caps = dict(capabilities)
+    at_report = caps.get("allocated_capacity_gb")
+    free = caps.get("free_capacity_gb")
+    if isinstance(at_report, (int, float)) and isinstance(free, (int, float)):
+        caps["free_capacity_gb"] = max(0.0, round(free - (allocated - at_report), 2))
+    caps["allocated_capacity_gb"] = allocated
+    provisioned = caps.get("provisioned_capacity_gb")
+    if not isinstance(provisioned, (int, float)) or provisioned < allocated:
+        caps["provisioned_capacity_gb"] = allocated
+    caps["timestamp"] = reported_at.isoformat()
+    return caps
+
+
 def pool_states(conn: Connection, live_backends: set[str] | None = None) -> list[PoolState]:
     query = select(pools).order_by(pools.c.name)
     return [
@@ -94,7 +120,7 @@ def pool_states(conn: Connection, live_backends: set[str] | None = None) -> list
             name=r.name,
             backend=r.backend,
             availability_zone=r.availability_zone,
-            capabilities=dict(r.capabilities),
+            capabilities=_current(r.capabilities, float(r.allocated_capacity_gb), r.updated_at),
             allocated_capacity_gb=float(r.allocated_capacity_gb),
         )
         for r in conn.execute(query)

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from datetime import UTC, datetime
 from typing import Any
 
@@ -42,6 +42,15 @@ _COLUMNS = {
     "migration_status": volumes.c.migration_status,
     "project_id": volumes.c.project_id,
     "user_id": volumes.c.user_id,
+}
+
+_TIME_OPERATORS: dict[str, Callable[[Any, Any], ColumnElement[bool]]] = {
+    "gt": lambda c, v: c > v,
+    "gte": lambda c, v: c >= v,
+    "eq": lambda c, v: c == v,
+    "neq": lambda c, v: c != v,
+    "lt": lambda c, v: c < v,
+    "lte": lambda c, v: c <= v,
 }
 
 _SELECT = select(volumes, volume_types.c.name.label("volume_type_name")).outerjoin(
@@ -132,6 +141,13 @@ def _filters(filters: Mapping[str, Any]) -> list[ColumnElement[bool]]:
                         volume_metadata.c.value == str(mv),
                     )
                 )
+        elif key.endswith("~") and key[:-1] in _COLUMNS:
+            pattern = str(value).replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+            clauses.append(_COLUMNS[key[:-1]].like(f"%{pattern}%", escape="\\"))
+        elif key in ("created_at", "updated_at") and isinstance(value, Mapping):
+            column = _COLUMNS[key]
+            for op, when in value.items():
+                clauses.append(_TIME_OPERATORS[op](column, when))
         elif key == "host":
             clauses.append(or_(volumes.c.host == value, volumes.c.host.like(f"{value}#%")))
         elif key == "consumes_quota":

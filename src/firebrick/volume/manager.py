@@ -88,25 +88,33 @@ class VolumeManager:
                 LOG.exception("Backend %s: capacity report failed", self.backend)
 
     def report(self, *, reset_allocations: bool = False) -> None:
-        """Heartbeat and publish the pools' capabilities and capacity."""
+        """Heartbeat and publish the pools' capabilities and capacity.
+
+        Each pool report carries the allocations it was measured against, so that the
+        scheduler can account for placements and deletes made after it.
+        """
         with self.db.write() as conn:
-            allocated = volumes.allocated_by_pool(conn, self.backend) if reset_allocations else {}
-            by_pool = {name.split("#", 1)[1]: float(gb) for name, gb in allocated.items()}
+            if reset_allocations:
+                counted = volumes.allocated_by_pool(conn, self.backend)
+                allocated = {name: float(gb) for name, gb in counted.items()}
+            else:
+                allocated = services.allocations(conn, self.backend)
+            by_pool = {name.split("#", 1)[1]: gb for name, gb in allocated.items()}
             stats = self.driver.get_volume_stats(by_pool)
+            backend_caps = {k: v for k, v in stats.items() if k != "pools"}
             reports = {}
             for pool in stats.get("pools", []):
-                caps = {k: v for k, v in stats.items() if k != "pools"}
-                caps.update(pool)
-                reports[f"{self.backend}#{pool['pool_name']}"] = caps
+                name = f"{self.backend}#{pool['pool_name']}"
+                reports[name] = {**backend_caps, **pool}
+                reports[name]["allocated_capacity_gb"] = allocated.get(name, 0.0)
             services.heartbeat(conn, self.backend, BINARY, self.topic, self.availability_zone)
+            reset_to = {n: allocated.get(n, 0.0) for n in reports} if reset_allocations else None
             services.report_pools(
                 conn,
                 self.backend,
                 self.availability_zone,
                 reports,
-                allocated={n: float(allocated.get(n, 0)) for n in reports}
-                if reset_allocations
-                else None,
+                allocated=reset_to,
             )
 
     def _resume_unfinished(self) -> None:

@@ -115,7 +115,7 @@ def test_sort_mixing_styles_is_400(params: dict[str, str]) -> None:
 
 @pytest.mark.parametrize(
     "params",
-    [{"sort": "host:asc"}, {"sort_key": "display_name"}, {"sort": "name,"}, {"sort_key": ""},
+    [{"sort": "host:asc"}, {"sort_key": "password"}, {"sort": "name,"}, {"sort_key": ""},
      {"sort": "provider_location"}],
 )  # fmt: skip
 def test_invalid_sort_key(params: dict[str, str]) -> None:
@@ -390,3 +390,9 @@ def test_next_link_adds_marker() -> None:
 )
 def test_needs_next_link(limit: int, returned: int, total: int | None, expected: bool) -> None:
     assert needs_next_link(limit, returned, total) is expected
+
+
+def test_display_name_sort_key_as_cinderclient_sends_it() -> None:
+    # cinderclient turns `--sort name` into `sort=display_name:asc`.
+    query = parse_list_query({"sort": "display_name:asc"}, APIVersion(3, 71), is_admin=False)
+    assert query.sort == [("display_name", "asc")]

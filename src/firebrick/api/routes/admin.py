@@ -9,13 +9,17 @@ from fastapi import APIRouter, Request
 from firebrick.api.deps import CallDep
 from firebrick.api.microversion import APIVersion
 from firebrick.api.views.volumes import timestamp
-from firebrick.db import services
+from firebrick.db import services, types
 from firebrick.db.engine import Database
+from firebrick.domain.extra_specs import bool_from_string
+from firebrick.domain.model import RequestSpec
 from firebrick.policy import authorize
 
 router = APIRouter()
 
 CLUSTERS = APIVersion(3, 7)
+POOL_FILTERS = APIVersion(3, 28)
+POOL_TYPE_FILTER = APIVersion(3, 35)
 BACKEND_STATE = APIVersion(3, 49)
 
 
@@ -71,22 +75,40 @@ def list_services(request: Request, c: CallDep) -> dict[str, Any]:
     return {"services": body}
 
 
+def _matches(capabilities: dict[str, Any], key: str, wanted: str) -> bool:
+    if key not in capabilities:
+        return False
+    value = capabilities[key]
+    if isinstance(value, bool):
+        return value == bool_from_string(wanted)
+    return str(value) == wanted
+
+
 @router.get("/scheduler-stats/get_pools")
 def get_pools(request: Request, c: CallDep) -> dict[str, Any]:
     authorize(c.ctx, "scheduler_extension:scheduler_stats:get_pools")
-    detail = request.query_params.get("detail", "false").lower() in ("true", "1", "yes")
-    name = request.query_params.get("name")
+    params = dict(request.query_params)
+    detail = bool_from_string(params.pop("detail", "false"))
+    filters = params if c.version >= POOL_FILTERS else {}
+    type_name = filters.pop("volume_type", None) if c.version >= POOL_TYPE_FILTER else None
+    name = filters.pop("name", None)
     with _db(request).read() as conn:
         pools = services.pool_states(conn)
+        volume_type = types.get(conn, type_name) if type_name else None
+    if volume_type is not None:
+        verdicts = request.app.state.scheduler.explain(
+            pools, RequestSpec(volume_id="", size=0, volume_type=volume_type)
+        )
+        pools = [p for p in pools if verdicts.get(p.name) is None]
     body = []
     for pool in pools:
+        caps = dict(pool.capabilities)
         if name and pool.name != name:
+            continue
+        if not all(_matches(caps, k, v) for k, v in filters.items()):
             continue
         entry: dict[str, Any] = {"name": pool.name}
         if detail:
-            caps = dict(pool.capabilities)
-            caps["allocated_capacity_gb"] = pool.allocated_capacity_gb
-            caps["provisioned_capacity_gb"] = pool.provisioned_capacity_gb
             entry["capabilities"] = caps
         body.append(entry)
     return {"pools": body}
