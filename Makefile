@@ -1,0 +1,70 @@
+# Firebrick developer entry points. `make test` works on a fresh Debian box with python3.
+
+PYTHON ?= python3
+VENV ?= .venv
+BIN := $(VENV)/bin
+# System packages the tests need (installed with apt-get when missing, as root only).
+APT_PACKAGES ?=
+# Parallel pytest workers; every integration test has its own ports and state dirs.
+PYTEST_WORKERS ?= 2
+PYTEST_ARGS ?=
+CONFIG ?= $(wildcard etc/firebrick.conf)
+BENCH_ARGS ?=
+
+.PHONY: venv apt run test lint typecheck unit integration bench clean
+
+$(BIN)/python:
+	@if ! $(PYTHON) -m venv $(VENV) >/dev/null 2>&1; then \
+		rm -rf $(VENV); \
+		if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
+			echo "python3 -m venv failed: installing python3-venv"; \
+			apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq python3-venv python3-pip; \
+			$(PYTHON) -m venv $(VENV); \
+		else \
+			echo "python3 -m venv failed; install python3-venv (as root: apt-get install python3-venv)" >&2; \
+			exit 1; \
+		fi; \
+	fi
+
+$(VENV)/.installed: $(BIN)/python pyproject.toml
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -e '.[test]'
+	touch $@
+
+venv: $(VENV)/.installed
+
+apt:
+ifneq ($(strip $(APT_PACKAGES)),)
+	@missing=""; for p in $(APT_PACKAGES); do dpkg -s $$p >/dev/null 2>&1 || missing="$$missing $$p"; done; \
+	if [ -n "$$missing" ]; then \
+		if [ "$$(id -u)" = 0 ]; then \
+			apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$missing; \
+		else \
+			echo "missing system packages:$$missing (run as root or install them)" >&2; exit 1; \
+		fi; \
+	fi
+endif
+
+run: venv
+	$(BIN)/firebrick serve $(if $(CONFIG),--config $(CONFIG))
+
+lint: venv
+	$(BIN)/ruff check src tests
+
+typecheck: venv
+	$(BIN)/mypy
+
+unit: venv
+	$(BIN)/pytest -q tests/unit $(PYTEST_ARGS)
+
+integration: venv apt
+	$(BIN)/pytest -q -n $(PYTEST_WORKERS) tests/integration $(PYTEST_ARGS)
+
+test: venv apt lint typecheck
+	$(BIN)/pytest -q -n $(PYTEST_WORKERS) $(PYTEST_ARGS)
+
+bench: venv
+	$(BIN)/python bench/bench.py $(BENCH_ARGS)
+
+clean:
+	rm -rf .pytest_cache .mypy_cache .ruff_cache build dist

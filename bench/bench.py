@@ -1,0 +1,430 @@
+#!/usr/bin/env python3
+"""Benchmark Firebrick's create path end to end, as a client sees it, against Cinder 29.
+
+Starts its own ``firebrick serve`` (temporary state dir, unlimited quotas, one thin file
+backend with a large over-subscription ratio) and measures over HTTP with an async httpx
+client (keep-alive, noauth):
+
+* create: POST /volumes, then poll GET /volumes/{id} every ``--poll`` seconds until the
+  volume is ``available``; throughput and p50/p95/p99 latency at concurrency 1, 8 and 32;
+* delete: DELETE /volumes/{id} and poll until 404, for N volumes;
+* list: GET /volumes/detail?limit=1000, median of 10, with 1,000 and 10,000 volumes
+  present (filled through the API at concurrency 32).
+
+Prints a table with Cinder 29's figures and Firebrick's targets beside ours, and writes
+the figures as JSON (``--output``, default bench-results.json).
+
+    python bench/bench.py            # N=100 per concurrency, lists at 1k and 10k volumes
+    python bench/bench.py --quick    # N=20, list at 1k only
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import platform
+import shutil
+import signal
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+import uuid
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import httpx
+
+# Cinder 29.0.0 measured on the same class of machine (see the issues / DESIGN.md).
+CINDER_REFERENCE = {
+    "create_per_s": {"1": 7.1, "8": 12.0, "32": 9.6},
+    "create_p50_ms_c1": 129.0,
+    "list_detail_1000_ms": 250.0,
+}
+TARGETS = {
+    "create_per_s_c8": 240.0,  # >= 20x Cinder at concurrency 8
+    "create_p50_ms_c1": 10.0,
+}
+MICROVERSION = {"OpenStack-API-Version": "volume 3.71"}
+
+
+@dataclass
+class Run:
+    """One measured batch of operations."""
+
+    n: int
+    concurrency: int
+    wall_s: float
+    latencies_ms: list[float] = field(default_factory=list)
+    failures: int = 0
+
+    @property
+    def per_s(self) -> float:
+        return (self.n - self.failures) / self.wall_s if self.wall_s else 0.0
+
+    def pct(self, p: float) -> float:
+        if not self.latencies_ms:
+            return float("nan")
+        ordered = sorted(self.latencies_ms)
+        rank = max(0, min(len(ordered) - 1, round(p / 100 * len(ordered) + 0.5) - 1))
+        return ordered[rank]
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "n": self.n,
+            "concurrency": self.concurrency,
+            "wall_s": round(self.wall_s, 4),
+            "per_s": round(self.per_s, 2),
+            "failures": self.failures,
+            "p50_ms": round(self.pct(50), 3),
+            "p95_ms": round(self.pct(95), 3),
+            "p99_ms": round(self.pct(99), 3),
+            "mean_ms": round(statistics.fmean(self.latencies_ms), 3) if self.latencies_ms else None,
+        }
+
+
+# ---------------------------------------------------------------------------------------
+# the service under test
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port: int = sock.getsockname()[1]
+        return port
+
+
+def firebrick_command() -> list[str]:
+    script = Path(sys.executable).parent / "firebrick"
+    if script.exists():
+        return [str(script)]
+    found = shutil.which("firebrick")
+    return [found] if found else [sys.executable, "-m", "firebrick"]
+
+
+def write_config(state: Path, port: int) -> Path:
+    config = state / "firebrick.conf"
+    config.write_text(
+        "\n".join(
+            [
+                "[DEFAULT]",
+                "host = bench",
+                f"state_path = {state}",
+                "osapi_volume_listen = 127.0.0.1",
+                f"osapi_volume_listen_port = {port}",
+                "enabled_backends = file-1",
+                "auth_strategy = noauth",
+                "quota_volumes = -1",
+                "quota_gigabytes = -1",
+                "quota_snapshots = -1",
+                "",
+                "[file-1]",
+                "volume_driver = file",
+                "volume_backend_name = file-1",
+                f"file_volume_dir = {state / 'volumes' / 'file-1'}",
+                "max_over_subscription_ratio = 100000.0",
+                "",
+            ]
+        )
+    )
+    return config
+
+
+def start_service(state: Path) -> tuple[subprocess.Popen[bytes], str]:
+    port = free_port()
+    config = write_config(state, port)
+    out = (state / "serve.out").open("wb")
+    proc = subprocess.Popen(
+        [*firebrick_command(), "serve", "--config", str(config)],
+        stdout=out,
+        stderr=subprocess.STDOUT,
+        cwd=state,
+    )
+    base = f"http://127.0.0.1:{port}"
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        if proc.poll() is not None:
+            break
+        try:
+            httpx.get(base + "/", timeout=1.0)
+            return proc, base
+        except httpx.HTTPError:
+            time.sleep(0.05)
+    stop_service(proc)
+    output = (state / "serve.out").read_text(errors="replace")
+    raise SystemExit(f"firebrick serve did not come up:\n{output[-4000:]}")
+
+
+def stop_service(proc: subprocess.Popen[bytes]) -> None:
+    if proc.poll() is None:
+        proc.send_signal(signal.SIGTERM)
+        try:
+            proc.wait(15)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait(15)
+
+
+# ---------------------------------------------------------------------------------------
+# client side
+
+
+class Bench:
+    def __init__(self, client: httpx.AsyncClient, poll_s: float, timeout_s: float) -> None:
+        self.client = client
+        self.poll_s = poll_s
+        self.timeout_s = timeout_s
+
+    async def create_one(self, poll_s: float | None = None) -> tuple[str | None, float, bool]:
+        """POST a 1 GiB volume and poll until it settles; (id, latency ms, ok)."""
+        poll = self.poll_s if poll_s is None else poll_s
+        start = time.perf_counter()
+        resp = await self.client.post("/volumes", json={"volume": {"size": 1}})
+        if resp.status_code != 202:
+            return None, (time.perf_counter() - start) * 1000, False
+        volume_id = resp.json()["volume"]["id"]
+        deadline = start + self.timeout_s
+        while time.perf_counter() < deadline:
+            got = await self.client.get(f"/volumes/{volume_id}")
+            if got.status_code == 200:
+                status = got.json()["volume"]["status"]
+                if status == "available":
+                    return volume_id, (time.perf_counter() - start) * 1000, True
+                if status == "error":
+                    break
+            await asyncio.sleep(poll)
+        return volume_id, (time.perf_counter() - start) * 1000, False
+
+    async def delete_one(self, volume_id: str) -> tuple[float, bool]:
+        start = time.perf_counter()
+        resp = await self.client.delete(f"/volumes/{volume_id}")
+        if resp.status_code != 202:
+            return (time.perf_counter() - start) * 1000, False
+        deadline = start + self.timeout_s
+        while time.perf_counter() < deadline:
+            got = await self.client.get(f"/volumes/{volume_id}")
+            if got.status_code == 404:
+                return (time.perf_counter() - start) * 1000, True
+            await asyncio.sleep(self.poll_s)
+        return (time.perf_counter() - start) * 1000, False
+
+    async def creates(
+        self, n: int, concurrency: int, poll_s: float | None = None
+    ) -> tuple[Run, list[str]]:
+        remaining = iter(range(n))
+        ids: list[str] = []
+        run = Run(n=n, concurrency=concurrency, wall_s=0.0)
+
+        async def worker() -> None:
+            for _ in remaining:
+                volume_id, latency, ok = await self.create_one(poll_s)
+                if volume_id:
+                    ids.append(volume_id)
+                if ok:
+                    run.latencies_ms.append(latency)
+                else:
+                    run.failures += 1
+
+        start = time.perf_counter()
+        await asyncio.gather(*(worker() for _ in range(concurrency)))
+        run.wall_s = time.perf_counter() - start
+        return run, ids
+
+    async def deletes(self, ids: list[str], concurrency: int) -> Run:
+        remaining = iter(ids)
+        run = Run(n=len(ids), concurrency=concurrency, wall_s=0.0)
+
+        async def worker() -> None:
+            for volume_id in remaining:
+                latency, ok = await self.delete_one(volume_id)
+                if ok:
+                    run.latencies_ms.append(latency)
+                else:
+                    run.failures += 1
+
+        start = time.perf_counter()
+        await asyncio.gather(*(worker() for _ in range(concurrency)))
+        run.wall_s = time.perf_counter() - start
+        return run
+
+    async def count(self) -> int:
+        resp = await self.client.get(
+            "/volumes", params={"with_count": "true", "limit": 1}, headers=MICROVERSION
+        )
+        resp.raise_for_status()
+        count: int = resp.json()["count"]
+        return count
+
+    async def fill_to(self, total: int, concurrency: int = 32) -> int:
+        missing = total - await self.count()
+        if missing > 0:
+            run, _ = await self.creates(missing, concurrency, poll_s=0.02)
+            if run.failures:
+                print(
+                    f"  warning: {run.failures} of {missing} filler volumes failed", file=sys.stderr
+                )
+        return await self.count()
+
+    async def list_detail(self, repeats: int = 10) -> dict[str, Any]:
+        timings = []
+        returned = 0
+        for _ in range(repeats):
+            start = time.perf_counter()
+            resp = await self.client.get("/volumes/detail", params={"limit": 1000})
+            timings.append((time.perf_counter() - start) * 1000)
+            resp.raise_for_status()
+            returned = len(resp.json()["volumes"])
+        return {
+            "median_ms": round(statistics.median(timings), 3),
+            "min_ms": round(min(timings), 3),
+            "max_ms": round(max(timings), 3),
+            "returned": returned,
+            "repeats": repeats,
+        }
+
+
+async def measure(base: str, args: argparse.Namespace) -> dict[str, Any]:
+    project = uuid.uuid4().hex
+    limits = httpx.Limits(max_connections=64, max_keepalive_connections=64)
+    async with httpx.AsyncClient(
+        base_url=f"{base}/v3/{project}",
+        headers={"X-Auth-Token": f"bench:{project}"},
+        limits=limits,
+        timeout=60.0,
+    ) as client:
+        bench = Bench(client, poll_s=args.poll, timeout_s=args.timeout)
+        # Warm up (imports, first connections, first flow compile) outside the figures.
+        await bench.creates(5, 1)
+
+        results: dict[str, Any] = {"create": {}, "list_detail": {}}
+        created: list[str] = []
+        for concurrency in (1, 8, 32):
+            run, ids = await bench.creates(args.n, concurrency)
+            created += ids
+            results["create"][str(concurrency)] = run.as_dict()
+            print(
+                f"  create c={concurrency:<2} {run.per_s:8.1f}/s  p50 {run.pct(50):7.1f} ms",
+                flush=True,
+            )
+
+        delete_run = await bench.deletes(created[: args.n], concurrency=8)
+        results["delete"] = delete_run.as_dict()
+        print(
+            f"  delete c=8  {delete_run.per_s:8.1f}/s  p50 {delete_run.pct(50):7.1f} ms", flush=True
+        )
+
+        sizes = [1000] if args.quick else [1000, 10000]
+        for size in sizes:
+            fill_start = time.perf_counter()
+            present = await bench.fill_to(size)
+            fill_s = time.perf_counter() - fill_start
+            listing = await bench.list_detail()
+            listing["volumes_present"] = present
+            listing["fill_s"] = round(fill_s, 2)
+            results["list_detail"][str(size)] = listing
+            print(f"  list  {present:>5} vols  median {listing['median_ms']:7.1f} ms", flush=True)
+        return results
+
+
+# ---------------------------------------------------------------------------------------
+# report
+
+
+def verdicts(results: dict[str, Any]) -> dict[str, bool]:
+    create = results["create"]
+    return {
+        "create_per_s_c8 >= 240": create["8"]["per_s"] >= TARGETS["create_per_s_c8"],
+        "create_p50_ms_c1 <= 10": create["1"]["p50_ms"] <= TARGETS["create_p50_ms_c1"],
+    }
+
+
+def print_table(results: dict[str, Any]) -> None:
+    print()
+    print(f"{'measure':<34}{'firebrick':>12}{'cinder 29':>12}{'target':>12}{'vs cinder':>11}")
+    print("-" * 81)
+    for c in ("1", "8", "32"):
+        run = results["create"][c]
+        ref = CINDER_REFERENCE["create_per_s"][c]
+        target = f">= {TARGETS['create_per_s_c8']:.0f}" if c == "8" else ""
+        ratio = run["per_s"] / ref
+        print(
+            f"{f'create/s  c={c}':<34}{run['per_s']:>12.1f}{ref:>12.1f}{target:>12}{ratio:>10.1f}x"
+        )
+    for c in ("1", "8", "32"):
+        run = results["create"][c]
+        ref = f"{CINDER_REFERENCE['create_p50_ms_c1']:.0f}" if c == "1" else ""
+        target = f"<= {TARGETS['create_p50_ms_c1']:.0f}" if c == "1" else ""
+        print(
+            f"{f'create ms c={c} p50/p95/p99':<34}"
+            f"{run['p50_ms']:>6.1f}/{run['p95_ms']:.1f}/{run['p99_ms']:.1f}".ljust(46)
+            + f"{ref:>12}{target:>12}"
+        )
+    delete = results["delete"]
+    print(f"{'delete/s  c=8':<34}{delete['per_s']:>12.1f}")
+    print(f"{'delete ms c=8 p50/p95':<34}{delete['p50_ms']:>6.1f}/{delete['p95_ms']:.1f}")
+    for size, listing in results["list_detail"].items():
+        ref = f"{CINDER_REFERENCE['list_detail_1000_ms']:.0f}" if size == "1000" else ""
+        print(f"{f'detail list ({size} vols) ms':<34}{listing['median_ms']:>12.1f}{ref:>12}")
+    print()
+    for name, ok in results["targets_met"].items():
+        print(f"target {name}: {'met' if ok else 'MISSED'}")
+    failures = (
+        sum(r["failures"] for r in results["create"].values()) + results["delete"]["failures"]
+    )
+    if failures:
+        print(f"WARNING: {failures} operations failed or timed out")
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument("--quick", action="store_true", help="N=20 and skip the 10,000-volume list")
+    parser.add_argument(
+        "-n", type=int, default=None, help="volumes per concurrency level (default 100)"
+    )
+    parser.add_argument(
+        "--poll", type=float, default=0.002, help="status poll interval, s (default 0.002)"
+    )
+    parser.add_argument("--timeout", type=float, default=120.0, help="per-volume timeout, s")
+    parser.add_argument("--output", default="bench-results.json", help="JSON results path")
+    parser.add_argument("--keep", action="store_true", help="keep the temporary state dir")
+    args = parser.parse_args()
+    if args.n is None:
+        args.n = 20 if args.quick else 100
+
+    state = Path(tempfile.mkdtemp(prefix="firebrick-bench-"))
+    print(f"starting firebrick serve in {state}", flush=True)
+    proc, base = start_service(state)
+    try:
+        started = time.time()
+        results = asyncio.run(measure(base, args))
+    finally:
+        stop_service(proc)
+        if not args.keep:
+            shutil.rmtree(state, ignore_errors=True)
+    results["targets_met"] = verdicts(results)
+    results["reference_cinder_29"] = CINDER_REFERENCE
+    results["targets"] = TARGETS
+    results["meta"] = {
+        "started_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(started)),
+        "quick": args.quick,
+        "n": args.n,
+        "poll_s": args.poll,
+        "cpus": os.cpu_count(),
+        "python": platform.python_version(),
+        "machine": platform.platform(),
+    }
+    print_table(results)
+    Path(args.output).write_text(json.dumps(results, indent=2) + "\n")
+    print(f"\nresults written to {args.output}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
