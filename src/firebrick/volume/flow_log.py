@@ -15,7 +15,9 @@ LOG = logging.getLogger("firebrick.volume.flow")
 
 
 class FlowLogger:
-    def __init__(self, volume_id: str) -> None:
+    """Attached once to an engine; ``volume_id`` names the volume of the current run."""
+
+    def __init__(self, volume_id: str = "") -> None:
         self.volume_id = volume_id
 
     def attach(self, engine: Any) -> None:

@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from fastapi import APIRouter, Request
+from fastapi.responses import JSONResponse
 
 from firebrick.api.deps import CallDep
 from firebrick.api.microversion import APIVersion
@@ -29,22 +30,25 @@ def _db(request: Request) -> Database:
 
 
 @router.get("/os-availability-zone")
-def availability_zones(request: Request, c: CallDep) -> dict[str, Any]:
+def availability_zones(request: Request, c: CallDep) -> JSONResponse:
     zones: dict[str, bool] = {}
     with _db(request).read() as conn:
         for service in services.list_services(conn, "cinder-volume"):
             zones[service.availability_zone] = (
                 zones.get(service.availability_zone, False) or not service.disabled
             )
-    return {
-        "availabilityZoneInfo": [
-            {"zoneName": name, "zoneState": {"available": up}} for name, up in sorted(zones.items())
-        ]
-    }
+    return JSONResponse(
+        {
+            "availabilityZoneInfo": [
+                {"zoneName": name, "zoneState": {"available": up}}
+                for name, up in sorted(zones.items())
+            ]
+        }
+    )
 
 
 @router.get("/os-services")
-def list_services(request: Request, c: CallDep) -> dict[str, Any]:
+def list_services(request: Request, c: CallDep) -> JSONResponse:
     authorize(c.ctx, "volume_extension:services:index")
     host = request.query_params.get("host")
     binary = request.query_params.get("binary")
@@ -72,7 +76,7 @@ def list_services(request: Request, c: CallDep) -> dict[str, Any]:
             if c.version >= BACKEND_STATE:
                 entry["backend_state"] = "up" if up else "down"
         body.append(entry)
-    return {"services": body}
+    return JSONResponse({"services": body})
 
 
 def _matches(capabilities: dict[str, Any], key: str, wanted: str) -> bool:
@@ -85,7 +89,7 @@ def _matches(capabilities: dict[str, Any], key: str, wanted: str) -> bool:
 
 
 @router.get("/scheduler-stats/get_pools")
-def get_pools(request: Request, c: CallDep) -> dict[str, Any]:
+def get_pools(request: Request, c: CallDep) -> JSONResponse:
     authorize(c.ctx, "scheduler_extension:scheduler_stats:get_pools")
     params = dict(request.query_params)
     detail = bool_from_string(params.pop("detail", "false"))
@@ -111,9 +115,9 @@ def get_pools(request: Request, c: CallDep) -> dict[str, Any]:
         if detail:
             entry["capabilities"] = caps
         body.append(entry)
-    return {"pools": body}
+    return JSONResponse({"pools": body})
 
 
 @router.get("/extensions")
-def extensions(c: CallDep) -> dict[str, Any]:
-    return {"extensions": []}
+def extensions(c: CallDep) -> JSONResponse:
+    return JSONResponse({"extensions": []})

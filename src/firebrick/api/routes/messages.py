@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from fastapi import APIRouter, Request, Response
+from fastapi.responses import JSONResponse
 
 from firebrick.api.deps import Call, CallDep
 from firebrick.api.microversion import APIVersion
@@ -54,23 +55,23 @@ def _view(m: messages.Message, c: Call) -> dict[str, Any]:
 
 
 @router.get("/messages")
-def list_messages(request: Request, c: CallDep) -> dict[str, Any]:
+def list_messages(request: Request, c: CallDep) -> JSONResponse:
     _require(c)
     with _db(request).read() as conn:
         found = messages.list_messages(
             conn, c.ctx.project_id, request.query_params.get("resource_uuid")
         )
-    return {"messages": [_view(m, c) for m in found]}
+    return JSONResponse({"messages": [_view(m, c) for m in found]})
 
 
 @router.get("/messages/{message_id}")
-def show_message(message_id: str, request: Request, c: CallDep) -> dict[str, Any]:
+def show_message(message_id: str, request: Request, c: CallDep) -> JSONResponse:
     _require(c)
     with _db(request).read() as conn:
         found = messages.get(conn, message_id, c.ctx.project_id)
     if found is None:
         raise MessageNotFound(message_id)
-    return {"message": _view(found, c)}
+    return JSONResponse({"message": _view(found, c)})
 
 
 @router.delete("/messages/{message_id}", status_code=204)

@@ -6,6 +6,7 @@ import re
 from typing import Any
 
 from fastapi import APIRouter, Request, Response
+from fastapi.responses import JSONResponse
 
 from firebrick.api.deps import CallDep, JsonBody
 from firebrick.api.views.types import visible_extra_specs, volume_type
@@ -45,7 +46,7 @@ def _specs(raw: object) -> dict[str, str]:
 
 
 @router.get("/types")
-def list_types(request: Request, c: CallDep) -> dict[str, Any]:
+def list_types(request: Request, c: CallDep) -> JSONResponse:
     is_public: bool | None = True
     if c.ctx.is_admin:
         raw = request.query_params.get("is_public")
@@ -53,20 +54,20 @@ def list_types(request: Request, c: CallDep) -> dict[str, Any]:
             is_public = None if raw.lower() == "none" else raw.lower() in ("true", "1", "yes")
     with _db(request).read() as conn:
         found = types.list_types(conn, is_public=is_public)
-    return {"volume_types": [volume_type(t, is_admin=c.ctx.is_admin) for t in found]}
+    return JSONResponse({"volume_types": [volume_type(t, is_admin=c.ctx.is_admin) for t in found]})
 
 
 @router.get("/types/{type_id}")
-def show_type(type_id: str, request: Request, c: CallDep) -> dict[str, Any]:
+def show_type(type_id: str, request: Request, c: CallDep) -> JSONResponse:
     with _db(request).read() as conn:
         if type_id == "default":
             type_id = request.app.state.default_volume_type
         found = types.get(conn, type_id)
-    return {"volume_type": volume_type(found, is_admin=c.ctx.is_admin)}
+    return JSONResponse({"volume_type": volume_type(found, is_admin=c.ctx.is_admin)})
 
 
 @router.post("/types")
-def create_type(request: Request, c: CallDep, payload: JsonBody) -> dict[str, Any]:
+def create_type(request: Request, c: CallDep, payload: JsonBody) -> JSONResponse:
     authorize(c.ctx, "volume_extension:types_manage")
     spec = _object(payload, "volume_type")
     name = spec.get("name")
@@ -84,11 +85,11 @@ def create_type(request: Request, c: CallDep, payload: JsonBody) -> dict[str, An
             conn, name.strip(), description=description,
             is_public=str(is_public).lower() in ("true", "1"), extra_specs=extra_specs,
         )  # fmt: skip
-    return {"volume_type": volume_type(created, is_admin=True)}
+    return JSONResponse({"volume_type": volume_type(created, is_admin=True)})
 
 
 @router.put("/types/{type_id}")
-def update_type(type_id: str, request: Request, c: CallDep, payload: JsonBody) -> dict[str, Any]:
+def update_type(type_id: str, request: Request, c: CallDep, payload: JsonBody) -> JSONResponse:
     authorize(c.ctx, "volume_extension:types_manage")
     spec = _object(payload, "volume_type")
     values: dict[str, Any] = {}
@@ -112,7 +113,7 @@ def update_type(type_id: str, request: Request, c: CallDep, payload: JsonBody) -
             raise Conflict(f"Volume Type {values['name']} already exists.")
         types.update_type(conn, found.id, values)
         updated = types.get(conn, found.id)
-    return {"volume_type": volume_type(updated, is_admin=True)}
+    return JSONResponse({"volume_type": volume_type(updated, is_admin=True)})
 
 
 @router.delete("/types/{type_id}", status_code=202)
@@ -129,16 +130,16 @@ def delete_type(type_id: str, request: Request, c: CallDep) -> Response:
 
 
 @router.get("/types/{type_id}/extra_specs")
-def list_extra_specs(type_id: str, request: Request, c: CallDep) -> dict[str, Any]:
+def list_extra_specs(type_id: str, request: Request, c: CallDep) -> JSONResponse:
     with _db(request).read() as conn:
         found = types.get(conn, type_id)
-    return {"extra_specs": visible_extra_specs(found.extra_specs, is_admin=c.ctx.is_admin)}
+    return JSONResponse(
+        {"extra_specs": visible_extra_specs(found.extra_specs, is_admin=c.ctx.is_admin)}
+    )
 
 
 @router.post("/types/{type_id}/extra_specs")
-def set_extra_specs(
-    type_id: str, request: Request, c: CallDep, payload: JsonBody
-) -> dict[str, Any]:
+def set_extra_specs(type_id: str, request: Request, c: CallDep, payload: JsonBody) -> JSONResponse:
     authorize(c.ctx, "volume_extension:types_extra_specs:create")
     if not isinstance(payload, dict) or "extra_specs" not in payload:
         raise Invalid("Missing required element 'extra_specs' in request body.")
@@ -149,17 +150,17 @@ def set_extra_specs(
             raise Invalid("Invalid volume type: Volume Type is currently in use.")
         if specs:
             types.set_extra_specs(conn, found.id, specs)
-    return {"extra_specs": specs}
+    return JSONResponse({"extra_specs": specs})
 
 
 @router.get("/types/{type_id}/extra_specs/{key}")
-def show_extra_spec(type_id: str, key: str, request: Request, c: CallDep) -> dict[str, Any]:
+def show_extra_spec(type_id: str, key: str, request: Request, c: CallDep) -> JSONResponse:
     with _db(request).read() as conn:
         found = types.get(conn, type_id)
     visible = visible_extra_specs(found.extra_specs, is_admin=c.ctx.is_admin)
     if key not in visible:
         raise NotFound(f"Volume Type {type_id} has no extra specs with key {key}.")
-    return {key: visible[key]}
+    return JSONResponse({key: visible[key]})
 
 
 @router.put("/types/{type_id}/extra_specs/{key}")
@@ -169,7 +170,7 @@ def update_extra_spec(
     request: Request,
     c: CallDep,
     payload: JsonBody,
-) -> dict[str, Any]:
+) -> JSONResponse:
     authorize(c.ctx, "volume_extension:types_extra_specs:update")
     if not isinstance(payload, dict) or list(payload) != [key]:
         raise Invalid("Request body and URI mismatch")
@@ -179,7 +180,7 @@ def update_extra_spec(
         if volumes.uses_type(conn, found.id):
             raise Invalid("Invalid volume type: Volume Type is currently in use.")
         types.set_extra_specs(conn, found.id, specs)
-    return specs
+    return JSONResponse(specs)
 
 
 @router.delete("/types/{type_id}/extra_specs/{key}", status_code=202)

@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from fastapi import APIRouter, Request, Response
+from fastapi.responses import JSONResponse
 
 from firebrick.api import listing, validation
 from firebrick.api.deps import Call, CallDep, JsonBody
@@ -58,17 +59,17 @@ def _list(request: Request, c: Call, *, detailed: bool) -> dict[str, Any]:
 
 
 @router.get("/volumes")
-def list_volumes(request: Request, c: CallDep) -> dict[str, Any]:
-    return _list(request, c, detailed=False)
+def list_volumes(request: Request, c: CallDep) -> JSONResponse:
+    return JSONResponse(_list(request, c, detailed=False))
 
 
 @router.get("/volumes/detail")
-def list_volumes_detail(request: Request, c: CallDep) -> dict[str, Any]:
-    return _list(request, c, detailed=True)
+def list_volumes_detail(request: Request, c: CallDep) -> JSONResponse:
+    return JSONResponse(_list(request, c, detailed=True))
 
 
 @router.get("/volumes/summary")
-def volumes_summary(request: Request, c: CallDep) -> dict[str, Any]:
+def volumes_summary(request: Request, c: CallDep) -> JSONResponse:
     if c.version < SUMMARY:
         raise VolumeNotFound("summary")
     with _api(request).db.read() as conn:
@@ -76,44 +77,42 @@ def volumes_summary(request: Request, c: CallDep) -> dict[str, Any]:
     summary: dict[str, Any] = {"total_size": size, "total_count": count}
     if c.version >= SUMMARY_METADATA:
         summary["metadata"] = metadata
-    return {"volume-summary": summary}
+    return JSONResponse({"volume-summary": summary})
 
 
 @router.post("/volumes", status_code=202)
-def create_volume(request: Request, c: CallDep, payload: JsonBody) -> dict[str, Any]:
+def create_volume(request: Request, c: CallDep, payload: JsonBody) -> JSONResponse:
     req = validation.parse_volume_create(payload, c.version)
     volume = _api(request).create(c.ctx, req)
-    return {
+    return JSONResponse({
         "volume": views.detail(
             volume, version=c.version, base_url=c.base_url, project_in_url=c.project_in_url,
             is_admin=c.ctx.is_admin, extended=False, url_project_id=c.url_project_id,
         )
-    }  # fmt: skip
+    }, status_code=202)  # fmt: skip
 
 
 @router.get("/volumes/{volume_id}")
-def show_volume(volume_id: str, request: Request, c: CallDep) -> dict[str, Any]:
+def show_volume(volume_id: str, request: Request, c: CallDep) -> JSONResponse:
     volume = _api(request).get(c.ctx, volume_id)
-    return {
+    return JSONResponse({
         "volume": views.detail(
             volume, version=c.version, base_url=c.base_url, project_in_url=c.project_in_url,
             is_admin=c.ctx.is_admin, extended=True, url_project_id=c.url_project_id,
         )
-    }  # fmt: skip
+    })  # fmt: skip
 
 
 @router.put("/volumes/{volume_id}")
-def update_volume(
-    volume_id: str, request: Request, c: CallDep, payload: JsonBody
-) -> dict[str, Any]:
+def update_volume(volume_id: str, request: Request, c: CallDep, payload: JsonBody) -> JSONResponse:
     req = validation.parse_volume_update(payload, c.version)
     volume = _api(request).update(c.ctx, volume_id, req)
-    return {
+    return JSONResponse({
         "volume": views.detail(
             volume, version=c.version, base_url=c.base_url, project_in_url=c.project_in_url,
             is_admin=c.ctx.is_admin, extended=False, url_project_id=c.url_project_id,
         )
-    }  # fmt: skip
+    })  # fmt: skip
 
 
 def _flag(request: Request, name: str) -> bool:
