@@ -175,10 +175,17 @@ def stop_service(proc: subprocess.Popen[bytes]) -> None:
 
 
 class Bench:
-    def __init__(self, client: httpx.AsyncClient, poll_s: float, timeout_s: float) -> None:
+    def __init__(
+        self, client: httpx.AsyncClient, poll_s: float, timeout_s: float, poll_max_s: float
+    ) -> None:
         self.client = client
         self.poll_s = poll_s
+        self.poll_max_s = poll_max_s
         self.timeout_s = timeout_s
+
+    def _next_poll(self, poll: float) -> float:
+        """Back off as clients do (x1.5 up to --poll-max); equal bounds mean a fixed interval."""
+        return min(poll * 1.5, max(self.poll_max_s, poll))
 
     async def create_one(self, poll_s: float | None = None) -> tuple[str | None, float, bool]:
         """POST a 1 GiB volume and poll until it settles; (id, latency ms, ok)."""
@@ -198,6 +205,7 @@ class Bench:
                 if status == "error":
                     break
             await asyncio.sleep(poll)
+            poll = self._next_poll(poll)
         return volume_id, (time.perf_counter() - start) * 1000, False
 
     async def delete_one(self, volume_id: str) -> tuple[float, bool]:
@@ -206,11 +214,13 @@ class Bench:
         if resp.status_code != 202:
             return (time.perf_counter() - start) * 1000, False
         deadline = start + self.timeout_s
+        poll = self.poll_s
         while time.perf_counter() < deadline:
             got = await self.client.get(f"/volumes/{volume_id}")
             if got.status_code == 404:
                 return (time.perf_counter() - start) * 1000, True
-            await asyncio.sleep(self.poll_s)
+            await asyncio.sleep(poll)
+            poll = self._next_poll(poll)
         return (time.perf_counter() - start) * 1000, False
 
     async def creates(
@@ -297,7 +307,7 @@ async def measure(base: str, args: argparse.Namespace) -> dict[str, Any]:
         limits=limits,
         timeout=60.0,
     ) as client:
-        bench = Bench(client, poll_s=args.poll, timeout_s=args.timeout)
+        bench = Bench(client, poll_s=args.poll, timeout_s=args.timeout, poll_max_s=args.poll_max)
         # Warm up (imports, first connections, first flow compile) outside the figures.
         await bench.creates(5, 1)
 
@@ -389,7 +399,13 @@ def main() -> int:
         "-n", type=int, default=None, help="volumes per concurrency level (default 100)"
     )
     parser.add_argument(
-        "--poll", type=float, default=0.002, help="status poll interval, s (default 0.002)"
+        "--poll", type=float, default=0.002, help="first status poll interval, s (default 0.002)"
+    )
+    parser.add_argument(
+        "--poll-max",
+        type=float,
+        default=0.05,
+        help="polls back off x1.5 up to this interval, s (default 0.05; = --poll: fixed)",
     )
     parser.add_argument("--timeout", type=float, default=120.0, help="per-volume timeout, s")
     parser.add_argument("--output", default="bench-results.json", help="JSON results path")
@@ -416,6 +432,7 @@ def main() -> int:
         "quick": args.quick,
         "n": args.n,
         "poll_s": args.poll,
+        "poll_max_s": args.poll_max,
         "cpus": os.cpu_count(),
         "python": platform.python_version(),
         "machine": platform.platform(),

@@ -51,7 +51,7 @@ def noauth_context(request: Request, url_project_id: str | None) -> RequestConte
     )
 
 
-def call(request: Request) -> Call:
+async def call(request: Request) -> Call:
     url_project_id = request.path_params.get("project_id")
     public = request.app.state.public_endpoint
     base_url = (public or str(request.base_url)).rstrip("/")

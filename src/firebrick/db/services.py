@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import Connection, insert, select, update
+from sqlalchemy import Connection, bindparam, insert, select, update
 
 from firebrick.db.schema import pools, services
 from firebrick.db.volumes import now
@@ -50,17 +50,25 @@ def heartbeat(conn: Connection, host: str, binary: str, topic: str, az: str) -> 
         )  # fmt: skip
 
 
+_SERVICES = select(services).order_by(services.c.id)
+_SERVICES_OF = _SERVICES.where(services.c.binary == bindparam("binary"))
+_POOLS = select(pools).order_by(pools.c.name)
+_ALLOCATE = (
+    update(pools)
+    .where(pools.c.name == bindparam("pool"))
+    .values(allocated_capacity_gb=pools.c.allocated_capacity_gb + bindparam("gb"))
+)
+
+
 def list_services(conn: Connection, binary: str | None = None) -> list[ServiceRecord]:
-    query = select(services).order_by(services.c.id)
-    if binary:
-        query = query.where(services.c.binary == binary)
+    rows = conn.execute(_SERVICES_OF, {"binary": binary}) if binary else conn.execute(_SERVICES)
     return [
         ServiceRecord(
             host=r.host, binary=r.binary, availability_zone=r.availability_zone,
             disabled=r.disabled, disabled_reason=r.disabled_reason,
             updated_at=r.updated_at, created_at=r.created_at,
         )
-        for r in conn.execute(query)
+        for r in rows
     ]  # fmt: skip
 
 
@@ -114,7 +122,6 @@ def _current(
 
 
 def pool_states(conn: Connection, live_backends: set[str] | None = None) -> list[PoolState]:
-    query = select(pools).order_by(pools.c.name)
     return [
         PoolState(
             name=r.name,
@@ -123,14 +130,10 @@ def pool_states(conn: Connection, live_backends: set[str] | None = None) -> list
             capabilities=_current(r.capabilities, float(r.allocated_capacity_gb), r.updated_at),
             allocated_capacity_gb=float(r.allocated_capacity_gb),
         )
-        for r in conn.execute(query)
+        for r in conn.execute(_POOLS)
         if live_backends is None or r.backend in live_backends
     ]
 
 
 def add_allocation(conn: Connection, pool_name: str, size_gb: float) -> None:
-    conn.execute(
-        update(pools)
-        .where(pools.c.name == pool_name)
-        .values(allocated_capacity_gb=pools.c.allocated_capacity_gb + size_gb)
-    )
+    conn.execute(_ALLOCATE, {"pool": pool_name, "gb": size_gb})

@@ -6,7 +6,7 @@ import uuid
 from collections.abc import Mapping
 from typing import Any
 
-from sqlalchemy import Connection, Row, delete, insert, or_, select, update
+from sqlalchemy import Connection, Row, bindparam, delete, insert, or_, select, update
 
 from firebrick.db.schema import volume_type_extra_specs, volume_types
 from firebrick.db.volumes import now
@@ -16,13 +16,18 @@ from firebrick.domain.model import VolumeType
 DEFAULT_TYPE_NAME = "__DEFAULT__"
 
 
+_SPECS_OF = select(volume_type_extra_specs).where(
+    volume_type_extra_specs.c.volume_type_id.in_(bindparam("ids", expanding=True))
+)
+_BY_NAME_OR_ID = select(volume_types).where(
+    or_(volume_types.c.id == bindparam("key"), volume_types.c.name == bindparam("key"))
+)
+
+
 def _specs(conn: Connection, type_ids: list[str]) -> dict[str, dict[str, str]]:
     found: dict[str, dict[str, str]] = {i: {} for i in type_ids}
     if type_ids:
-        query = select(volume_type_extra_specs).where(
-            volume_type_extra_specs.c.volume_type_id.in_(type_ids)
-        )
-        for type_id, key, value in conn.execute(query):
+        for type_id, key, value in conn.execute(_SPECS_OF, {"ids": type_ids}):
             found[type_id][key] = value
     return found
 
@@ -39,10 +44,7 @@ def _to_type(row: Row[Any], specs: dict[str, str]) -> VolumeType:
 
 def get(conn: Connection, name_or_id: str) -> VolumeType:
     """The type with this id, or else this name; VolumeTypeNotFound otherwise."""
-    query = select(volume_types).where(
-        or_(volume_types.c.id == name_or_id, volume_types.c.name == name_or_id)
-    )
-    rows = conn.execute(query).all()
+    rows = conn.execute(_BY_NAME_OR_ID, {"key": name_or_id}).all()
     if not rows:
         raise VolumeTypeNotFound(name_or_id)
     row = next((r for r in rows if r.id == name_or_id), rows[0])

@@ -11,6 +11,7 @@ from sqlalchemy import (
     Connection,
     Row,
     and_,
+    bindparam,
     delete,
     exists,
     false,
@@ -92,31 +93,46 @@ def _to_volume(row: Row[Any], metadata: dict[str, str]) -> Volume:
     )
 
 
+# Statements on the hot paths are built once, with bound parameters: building a new
+# statement costs more than executing it, and SQLAlchemy caches the compiled form.
+_GET = _SELECT.where(volumes.c.id == bindparam("vid"))
+_GET_IN_PROJECT = _GET.where(volumes.c.project_id == bindparam("project"))
+_METADATA_OF = select(volume_metadata).where(volume_metadata.c.volume_id == bindparam("vid"))
+_METADATA_OF_MANY = select(volume_metadata).where(
+    volume_metadata.c.volume_id.in_(bindparam("vids", expanding=True))
+)
+_INSERT = insert(volumes)
+_INSERT_METADATA = insert(volume_metadata)
+
+
 def _metadata_for(conn: Connection, ids: Sequence[str]) -> dict[str, dict[str, str]]:
     found: dict[str, dict[str, str]] = {i: {} for i in ids}
+    if len(ids) == 1:
+        for vid, key, value in conn.execute(_METADATA_OF, {"vid": ids[0]}):
+            found[vid][key] = value
+        return found
     for start in range(0, len(ids), 500):
-        chunk = ids[start : start + 500]
-        query = select(volume_metadata).where(volume_metadata.c.volume_id.in_(chunk))
-        for vid, key, value in conn.execute(query):
+        chunk = list(ids[start : start + 500])
+        for vid, key, value in conn.execute(_METADATA_OF_MANY, {"vids": chunk}):
             found[vid][key] = value
     return found
 
 
 def insert_volume(conn: Connection, values: Mapping[str, Any], metadata: Mapping[str, str]) -> None:
-    conn.execute(insert(volumes).values(**values))
+    conn.execute(_INSERT, dict(values))
     if metadata:
         conn.execute(
-            insert(volume_metadata),
+            _INSERT_METADATA,
             [{"volume_id": values["id"], "key": k, "value": v} for k, v in metadata.items()],
         )
 
 
 def get(conn: Connection, volume_id: str, project_id: str | None = None) -> Volume:
     """The volume, or VolumeNotFound (also when it belongs to another project)."""
-    query = _SELECT.where(volumes.c.id == volume_id)
-    if project_id is not None:
-        query = query.where(volumes.c.project_id == project_id)
-    row = conn.execute(query).first()
+    if project_id is None:
+        row = conn.execute(_GET, {"vid": volume_id}).first()
+    else:
+        row = conn.execute(_GET_IN_PROJECT, {"vid": volume_id, "project": project_id}).first()
     if row is None:
         raise VolumeNotFound(volume_id)
     return _to_volume(row, _metadata_for(conn, [volume_id])[volume_id])
@@ -234,6 +250,34 @@ def count(conn: Connection, *, project_id: str | None, filters: Mapping[str, Any
     return int(conn.execute(query).scalar_one())
 
 
+_UPDATES: dict[tuple[Any, ...], Any] = {}
+
+
+def _update_statement(values: Sequence[str], expected: Mapping[str, Any]) -> Any:
+    """``UPDATE volumes SET <values> WHERE id = :vid AND <expected>``, built once per shape."""
+    shape = (
+        tuple(values),
+        tuple(
+            (k, "in" if isinstance(v, (set, frozenset, list, tuple)) else v is None)
+            for k, v in expected.items()
+        ),
+    )
+    statement = _UPDATES.get(shape)
+    if statement is None:
+        statement = sql_update(volumes).where(volumes.c.id == bindparam("vid"))
+        for key, kind in shape[1]:
+            column = volumes.c[key]
+            if kind == "in":
+                statement = statement.where(column.in_(bindparam(f"x_{key}", expanding=True)))
+            elif kind is True:
+                statement = statement.where(column.is_(None))
+            else:
+                statement = statement.where(column == bindparam(f"x_{key}"))
+        statement = statement.values({k: bindparam(f"v_{k}") for k in values})
+        _UPDATES[shape] = statement
+    return statement
+
+
 def update(
     conn: Connection,
     volume_id: str,
@@ -246,16 +290,17 @@ def update(
     Returns whether a row changed: the conditional form is how state transitions stay
     exact when several processes act on one volume.
     """
-    query = sql_update(volumes).where(volumes.c.id == volume_id)
-    for key, value in (expected or {}).items():
-        column = volumes.c[key]
+    expected = expected or {}
+    changes = {"updated_at": now(), **values}
+    statement = _update_statement(list(changes), expected)
+    params: dict[str, Any] = {"vid": volume_id}
+    params.update({f"v_{k}": v for k, v in changes.items()})
+    for key, value in expected.items():
         if isinstance(value, (set, frozenset, list, tuple)):
-            query = query.where(column.in_(list(value)))
-        elif value is None:
-            query = query.where(column.is_(None))
-        else:
-            query = query.where(column == value)
-    result = conn.execute(query.values(updated_at=now(), **values))
+            params[f"x_{key}"] = list(value)
+        elif value is not None:
+            params[f"x_{key}"] = value
+    result = conn.execute(statement, params)
     return result.rowcount > 0
 
 

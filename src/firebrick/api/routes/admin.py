@@ -30,7 +30,7 @@ def _db(request: Request) -> Database:
 
 
 @router.get("/os-availability-zone")
-def availability_zones(request: Request, c: CallDep) -> JSONResponse:
+async def availability_zones(request: Request, c: CallDep) -> JSONResponse:
     zones: dict[str, bool] = {}
     with _db(request).read() as conn:
         for service in services.list_services(conn, "cinder-volume"):
@@ -48,7 +48,7 @@ def availability_zones(request: Request, c: CallDep) -> JSONResponse:
 
 
 @router.get("/os-services")
-def list_services(request: Request, c: CallDep) -> JSONResponse:
+async def list_services(request: Request, c: CallDep) -> JSONResponse:
     authorize(c.ctx, "volume_extension:services:index")
     host = request.query_params.get("host")
     binary = request.query_params.get("binary")
@@ -89,7 +89,7 @@ def _matches(capabilities: dict[str, Any], key: str, wanted: str) -> bool:
 
 
 @router.get("/scheduler-stats/get_pools")
-def get_pools(request: Request, c: CallDep) -> JSONResponse:
+async def get_pools(request: Request, c: CallDep) -> JSONResponse:
     authorize(c.ctx, "scheduler_extension:scheduler_stats:get_pools")
     params = dict(request.query_params)
     detail = bool_from_string(params.pop("detail", "false"))
@@ -119,5 +119,5 @@ def get_pools(request: Request, c: CallDep) -> JSONResponse:
 
 
 @router.get("/extensions")
-def extensions(c: CallDep) -> JSONResponse:
+async def extensions(c: CallDep) -> JSONResponse:
     return JSONResponse({"extensions": []})

@@ -14,7 +14,7 @@ router = APIRouter()
 
 
 @router.get("/limits")
-def limits(request: Request, c: CallDep) -> JSONResponse:
+async def limits(request: Request, c: CallDep) -> JSONResponse:
     db: Database = request.app.state.db
     defaults = quota.defaults_dict(request.app.state.quota_defaults)
     with db.read() as conn:

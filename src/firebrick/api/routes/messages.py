@@ -55,7 +55,7 @@ def _view(m: messages.Message, c: Call) -> dict[str, Any]:
 
 
 @router.get("/messages")
-def list_messages(request: Request, c: CallDep) -> JSONResponse:
+async def list_messages(request: Request, c: CallDep) -> JSONResponse:
     _require(c)
     with _db(request).read() as conn:
         found = messages.list_messages(
@@ -65,7 +65,7 @@ def list_messages(request: Request, c: CallDep) -> JSONResponse:
 
 
 @router.get("/messages/{message_id}")
-def show_message(message_id: str, request: Request, c: CallDep) -> JSONResponse:
+async def show_message(message_id: str, request: Request, c: CallDep) -> JSONResponse:
     _require(c)
     with _db(request).read() as conn:
         found = messages.get(conn, message_id, c.ctx.project_id)
@@ -75,7 +75,7 @@ def show_message(message_id: str, request: Request, c: CallDep) -> JSONResponse:
 
 
 @router.delete("/messages/{message_id}", status_code=204)
-def delete_message(message_id: str, request: Request, c: CallDep) -> Response:
+async def delete_message(message_id: str, request: Request, c: CallDep) -> Response:
     _require(c)
     with _db(request).write() as conn:
         if messages.get(conn, message_id, c.ctx.project_id) is None:

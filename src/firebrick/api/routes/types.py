@@ -46,7 +46,7 @@ def _specs(raw: object) -> dict[str, str]:
 
 
 @router.get("/types")
-def list_types(request: Request, c: CallDep) -> JSONResponse:
+async def list_types(request: Request, c: CallDep) -> JSONResponse:
     is_public: bool | None = True
     if c.ctx.is_admin:
         raw = request.query_params.get("is_public")
@@ -58,7 +58,7 @@ def list_types(request: Request, c: CallDep) -> JSONResponse:
 
 
 @router.get("/types/{type_id}")
-def show_type(type_id: str, request: Request, c: CallDep) -> JSONResponse:
+async def show_type(type_id: str, request: Request, c: CallDep) -> JSONResponse:
     with _db(request).read() as conn:
         if type_id == "default":
             type_id = request.app.state.default_volume_type
@@ -67,7 +67,7 @@ def show_type(type_id: str, request: Request, c: CallDep) -> JSONResponse:
 
 
 @router.post("/types")
-def create_type(request: Request, c: CallDep, payload: JsonBody) -> JSONResponse:
+async def create_type(request: Request, c: CallDep, payload: JsonBody) -> JSONResponse:
     authorize(c.ctx, "volume_extension:types_manage")
     spec = _object(payload, "volume_type")
     name = spec.get("name")
@@ -89,7 +89,9 @@ def create_type(request: Request, c: CallDep, payload: JsonBody) -> JSONResponse
 
 
 @router.put("/types/{type_id}")
-def update_type(type_id: str, request: Request, c: CallDep, payload: JsonBody) -> JSONResponse:
+async def update_type(
+    type_id: str, request: Request, c: CallDep, payload: JsonBody
+) -> JSONResponse:
     authorize(c.ctx, "volume_extension:types_manage")
     spec = _object(payload, "volume_type")
     values: dict[str, Any] = {}
@@ -117,7 +119,7 @@ def update_type(type_id: str, request: Request, c: CallDep, payload: JsonBody) -
 
 
 @router.delete("/types/{type_id}", status_code=202)
-def delete_type(type_id: str, request: Request, c: CallDep) -> Response:
+async def delete_type(type_id: str, request: Request, c: CallDep) -> Response:
     authorize(c.ctx, "volume_extension:types_manage")
     with _db(request).write() as conn:
         found = types.get(conn, type_id)
@@ -130,7 +132,7 @@ def delete_type(type_id: str, request: Request, c: CallDep) -> Response:
 
 
 @router.get("/types/{type_id}/extra_specs")
-def list_extra_specs(type_id: str, request: Request, c: CallDep) -> JSONResponse:
+async def list_extra_specs(type_id: str, request: Request, c: CallDep) -> JSONResponse:
     with _db(request).read() as conn:
         found = types.get(conn, type_id)
     return JSONResponse(
@@ -139,7 +141,9 @@ def list_extra_specs(type_id: str, request: Request, c: CallDep) -> JSONResponse
 
 
 @router.post("/types/{type_id}/extra_specs")
-def set_extra_specs(type_id: str, request: Request, c: CallDep, payload: JsonBody) -> JSONResponse:
+async def set_extra_specs(
+    type_id: str, request: Request, c: CallDep, payload: JsonBody
+) -> JSONResponse:
     authorize(c.ctx, "volume_extension:types_extra_specs:create")
     if not isinstance(payload, dict) or "extra_specs" not in payload:
         raise Invalid("Missing required element 'extra_specs' in request body.")
@@ -154,7 +158,7 @@ def set_extra_specs(type_id: str, request: Request, c: CallDep, payload: JsonBod
 
 
 @router.get("/types/{type_id}/extra_specs/{key}")
-def show_extra_spec(type_id: str, key: str, request: Request, c: CallDep) -> JSONResponse:
+async def show_extra_spec(type_id: str, key: str, request: Request, c: CallDep) -> JSONResponse:
     with _db(request).read() as conn:
         found = types.get(conn, type_id)
     visible = visible_extra_specs(found.extra_specs, is_admin=c.ctx.is_admin)
@@ -164,7 +168,7 @@ def show_extra_spec(type_id: str, key: str, request: Request, c: CallDep) -> JSO
 
 
 @router.put("/types/{type_id}/extra_specs/{key}")
-def update_extra_spec(
+async def update_extra_spec(
     type_id: str,
     key: str,
     request: Request,
@@ -184,7 +188,7 @@ def update_extra_spec(
 
 
 @router.delete("/types/{type_id}/extra_specs/{key}", status_code=202)
-def delete_extra_spec(type_id: str, key: str, request: Request, c: CallDep) -> Response:
+async def delete_extra_spec(type_id: str, key: str, request: Request, c: CallDep) -> Response:
     authorize(c.ctx, "volume_extension:types_extra_specs:delete")
     with _db(request).write() as conn:
         found = types.get(conn, type_id)

@@ -59,17 +59,17 @@ def _list(request: Request, c: Call, *, detailed: bool) -> dict[str, Any]:
 
 
 @router.get("/volumes")
-def list_volumes(request: Request, c: CallDep) -> JSONResponse:
+async def list_volumes(request: Request, c: CallDep) -> JSONResponse:
     return JSONResponse(_list(request, c, detailed=False))
 
 
 @router.get("/volumes/detail")
-def list_volumes_detail(request: Request, c: CallDep) -> JSONResponse:
+async def list_volumes_detail(request: Request, c: CallDep) -> JSONResponse:
     return JSONResponse(_list(request, c, detailed=True))
 
 
 @router.get("/volumes/summary")
-def volumes_summary(request: Request, c: CallDep) -> JSONResponse:
+async def volumes_summary(request: Request, c: CallDep) -> JSONResponse:
     if c.version < SUMMARY:
         raise VolumeNotFound("summary")
     with _api(request).db.read() as conn:
@@ -81,7 +81,7 @@ def volumes_summary(request: Request, c: CallDep) -> JSONResponse:
 
 
 @router.post("/volumes", status_code=202)
-def create_volume(request: Request, c: CallDep, payload: JsonBody) -> JSONResponse:
+async def create_volume(request: Request, c: CallDep, payload: JsonBody) -> JSONResponse:
     req = validation.parse_volume_create(payload, c.version)
     volume = _api(request).create(c.ctx, req)
     return JSONResponse({
@@ -93,7 +93,7 @@ def create_volume(request: Request, c: CallDep, payload: JsonBody) -> JSONRespon
 
 
 @router.get("/volumes/{volume_id}")
-def show_volume(volume_id: str, request: Request, c: CallDep) -> JSONResponse:
+async def show_volume(volume_id: str, request: Request, c: CallDep) -> JSONResponse:
     volume = _api(request).get(c.ctx, volume_id)
     return JSONResponse({
         "volume": views.detail(
@@ -104,7 +104,9 @@ def show_volume(volume_id: str, request: Request, c: CallDep) -> JSONResponse:
 
 
 @router.put("/volumes/{volume_id}")
-def update_volume(volume_id: str, request: Request, c: CallDep, payload: JsonBody) -> JSONResponse:
+async def update_volume(
+    volume_id: str, request: Request, c: CallDep, payload: JsonBody
+) -> JSONResponse:
     req = validation.parse_volume_update(payload, c.version)
     volume = _api(request).update(c.ctx, volume_id, req)
     return JSONResponse({
@@ -125,14 +127,16 @@ def _flag(request: Request, name: str) -> bool:
 
 
 @router.delete("/volumes/{volume_id}", status_code=202)
-def delete_volume(volume_id: str, request: Request, c: CallDep) -> Response:
+async def delete_volume(volume_id: str, request: Request, c: CallDep) -> Response:
     force = _flag(request, "force") if c.version >= FORCE_DELETE else False
     _api(request).delete(c.ctx, volume_id, cascade=_flag(request, "cascade"), force=force)
     return Response(status_code=202)
 
 
 @router.post("/volumes/{volume_id}/action")
-def volume_action(volume_id: str, request: Request, c: CallDep, payload: JsonBody) -> Response:
+async def volume_action(
+    volume_id: str, request: Request, c: CallDep, payload: JsonBody
+) -> Response:
     _api(request).get(c.ctx, volume_id)
     name = next(iter(payload), "") if isinstance(payload, dict) else ""
     raise Invalid(f"There is no such action: {name}")
