@@ -15,9 +15,7 @@ LOG = logging.getLogger("firebrick.volume.flow")
 
 
 class FlowLogger:
-    """Attached once to an engine; ``volume_id`` names the volume of the current run."""
-
-    def __init__(self, volume_id: str = "") -> None:
+    def __init__(self, volume_id: str) -> None:
         self.volume_id = volume_id
 
     def attach(self, engine: Any) -> None:

@@ -57,7 +57,6 @@ class VolumeManager:
         # Tasks are stateless, so one flow serves every run; the engine holds the state.
         self._create_flow = create_volume.get_flow(self.ports)
         self._flow_storage = PassThroughBackend()
-        self._engines = threading.local()
         self._stop = threading.Event()
         self._reporter: threading.Thread | None = None
 
@@ -147,39 +146,19 @@ class VolumeManager:
             "request_spec": payload.get("request_spec") or {},
             "retry": payload.get("retry") or {"num_attempts": 1, "backends": [self.backend]},
         }
-        engine, logger = self._engine(store)
-        logger.volume_id = volume_id
-        try:
-            engine.run()
-        except VolumeNotFound:
-            self._engines.cached = None
-            LOG.info("Volume %s: gone before it was created; nothing to do", volume_id)
-        except Exception as exc:
-            self._engines.cached = None
-            LOG.warning("Volume %s: flow %s failed: %s", volume_id, create_volume.FLOW_NAME, exc)
-
-    def _engine(self, store: dict[str, Any]) -> tuple[Any, FlowLogger]:
-        """This worker thread's compiled engine, reset for a new run.
-
-        Loading and compiling an engine costs about a third of a flow; a worker reuses
-        its engine after each successful run and builds a new one after a failure.
-        """
-        cached: tuple[Any, FlowLogger] | None = getattr(self._engines, "cached", None)
-        if cached is not None:
-            engine, logger = cached
-            engine.reset()
-            engine.storage.inject(store)
-            return cached
         engine = engines.load(
             self._create_flow,
             store=store,
             backend=self._flow_storage,
             book=models.LogBook(create_volume.FLOW_NAME),
         )
-        logger = FlowLogger()
-        logger.attach(engine)
-        self._engines.cached = (engine, logger)
-        return engine, logger
+        FlowLogger(volume_id).attach(engine)
+        try:
+            engine.run()
+        except VolumeNotFound:
+            LOG.info("Volume %s: gone before it was created; nothing to do", volume_id)
+        except Exception as exc:
+            LOG.warning("Volume %s: flow %s failed: %s", volume_id, create_volume.FLOW_NAME, exc)
 
     def _reschedule(
         self, volume: Volume, request_spec: dict[str, Any], retry: dict[str, Any], reason: str
