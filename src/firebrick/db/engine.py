@@ -35,9 +35,19 @@ class Database:
             kwargs["pool_size"] = 16
             kwargs["max_overflow"] = 16
         else:
+            # A server restart or failover leaves dead connections in the pool: test each
+            # on checkout rather than fail the request that draws it.
             kwargs["pool_pre_ping"] = True
             kwargs["pool_size"] = 10
             kwargs["max_overflow"] = 20
+            kwargs["isolation_level"] = "READ COMMITTED"
+            if parsed.get_backend_name() == "postgresql":
+                # Columns are naive UTC; a session in another zone would shift comparisons
+                # with timestamptz values such as now().
+                kwargs["connect_args"] = {
+                    "options": "-c timezone=UTC",
+                    "application_name": "firebrick",
+                }
         self.engine: Engine = create_engine(url, **kwargs)
         # SQLite has one writer at a time, and a writer that finds the lock taken sleeps
         # in its busy handler for milliseconds; queueing this process's writers on a

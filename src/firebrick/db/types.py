@@ -7,6 +7,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from sqlalchemy import Connection, Row, bindparam, delete, insert, or_, select, update
+from sqlalchemy.dialects import postgresql, sqlite
 
 from firebrick.db.schema import volume_type_extra_specs, volume_types
 from firebrick.db.volumes import now
@@ -125,6 +126,22 @@ def delete_extra_spec(conn: Connection, type_id: str, key: str) -> bool:
 
 
 def ensure_default(conn: Connection) -> None:
-    """Cinder's ``__DEFAULT__`` type exists in every deployment."""
-    if not name_taken(conn, DEFAULT_TYPE_NAME):
-        create(conn, DEFAULT_TYPE_NAME, description="Default Volume Type")
+    """Cinder's ``__DEFAULT__`` type exists in every deployment.
+
+    Every process runs this as it starts, several at once: the one whose insert finds the
+    name taken (by a transaction that committed meanwhile) leaves it be.
+    """
+    if name_taken(conn, DEFAULT_TYPE_NAME):
+        return
+    insert_ = postgresql.insert if conn.dialect.name == "postgresql" else sqlite.insert
+    conn.execute(
+        insert_(volume_types)
+        .values(
+            id=str(uuid.uuid4()),
+            name=DEFAULT_TYPE_NAME,
+            description="Default Volume Type",
+            is_public=True,
+            created_at=now(),
+        )
+        .on_conflict_do_nothing(index_elements=[volume_types.c.name])
+    )

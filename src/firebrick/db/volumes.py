@@ -145,6 +145,18 @@ def find(conn: Connection, volume_id: str) -> Volume | None:
         return None
 
 
+def _on_backend(backend: str) -> ColumnElement[bool]:
+    """Hosts ``backend#<pool>``; ``_`` and ``%`` in the name are not wildcards."""
+    return volumes.c.host.startswith(f"{backend}#", autoescape=True)
+
+
+def _naive_utc(value: Any) -> Any:
+    """Aware datetimes as the naive UTC the columns hold; other values unchanged."""
+    if isinstance(value, datetime) and value.tzinfo is not None:
+        return value.astimezone(UTC).replace(tzinfo=None)
+    return value
+
+
 def _filters(filters: Mapping[str, Any]) -> list[ColumnElement[bool]]:
     clauses: list[ColumnElement[bool]] = []
     for key, value in filters.items():
@@ -158,14 +170,16 @@ def _filters(filters: Mapping[str, Any]) -> list[ColumnElement[bool]]:
                     )
                 )
         elif key.endswith("~") and key[:-1] in _COLUMNS:
+            # Wildcards in the value are literal; case-insensitive on every backend
+            # (SQLite's LIKE is, PostgreSQL's is not).
             pattern = str(value).replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
-            clauses.append(_COLUMNS[key[:-1]].like(f"%{pattern}%", escape="\\"))
+            clauses.append(_COLUMNS[key[:-1]].ilike(f"%{pattern}%", escape="\\"))
         elif key in ("created_at", "updated_at") and isinstance(value, Mapping):
             column = _COLUMNS[key]
             for op, when in value.items():
-                clauses.append(_TIME_OPERATORS[op](column, when))
+                clauses.append(_TIME_OPERATORS[op](column, _naive_utc(when)))
         elif key == "host":
-            clauses.append(or_(volumes.c.host == value, volumes.c.host.like(f"{value}#%")))
+            clauses.append(or_(volumes.c.host == value, _on_backend(value)))
         elif key == "consumes_quota":
             clauses.append(true() if value in (True, "true", "True") else false())
         elif key == "group_id":
@@ -331,7 +345,7 @@ def remove(conn: Connection, volume_id: str) -> None:
 def in_status(conn: Connection, statuses: Iterable[str], host_prefix: str) -> list[str]:
     """Ids of volumes on a backend (``host@backend``) in one of ``statuses``."""
     query = select(volumes.c.id).where(
-        volumes.c.status.in_(list(statuses)), volumes.c.host.like(f"{host_prefix}#%")
+        volumes.c.status.in_(list(statuses)), _on_backend(host_prefix)
     )
     return [r.id for r in conn.execute(query)]
 
@@ -339,7 +353,7 @@ def in_status(conn: Connection, statuses: Iterable[str], host_prefix: str) -> li
 def allocated_by_pool(conn: Connection, backend: str) -> dict[str, int]:
     query = (
         select(volumes.c.host, func.sum(volumes.c.size))
-        .where(volumes.c.host.like(f"{backend}#%"))
+        .where(_on_backend(backend))
         .group_by(volumes.c.host)
     )
     return {host: int(total or 0) for host, total in conn.execute(query)}
