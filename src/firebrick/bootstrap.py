@@ -44,17 +44,30 @@ class Services:
         self.db.dispose()
 
 
-def build_bus(config: Config) -> Bus:
+def build_bus(config: Config, service_name: str, *, shared: bool) -> Bus:
+    """RabbitMQ when ``transport_url`` is set; the in-process bus for the all-in-one mode.
+
+    ``shared``: the role runs beside others in separate processes, so it needs a real bus.
+    """
     if config.transport_url:
+        from firebrick.rpc.rabbit import RabbitBus
+
+        return RabbitBus(config.transport_url, service_name=service_name)
+    if shared:
         raise SystemExit(
-            "transport_url is set, but this build of Firebrick has only the in-process bus."
+            "Roles in separate processes talk over RabbitMQ: set transport_url "
+            "(rabbit://user:password@host:port/) in [DEFAULT]."
         )
     return InProcessBus()
 
 
 def build_database(config: Config) -> Database:
+    """The database, migrated to the current schema (safe when several processes start)."""
+    from firebrick.db import migrate
+
+    config.state_path.mkdir(parents=True, exist_ok=True)
+    migrate.upgrade(config.database_url)
     db = Database(config.database_url)
-    db.create_schema()
     with db.write() as conn:
         types.ensure_default(conn)
     return db
@@ -82,6 +95,8 @@ def build_scheduler(config: Config, db: Database, bus: Bus, notifier: Notifier) 
         scheduler=build_filter_scheduler(config),
         service_down_time=config.service_down_time,
         report_interval=config.report_interval,
+        stuck_after=config.transitional_status_timeout,
+        reconcile_interval=config.reconcile_interval,
     )
 
 
@@ -89,14 +104,23 @@ def build_volume_managers(
     config: Config, db: Database, bus: Bus, notifier: Notifier, only: str | None = None
 ) -> list[VolumeManager]:
     managers = []
+    directories: dict[str, str] = {}
     for backend in config.backends:
         if only is not None and backend.name != only:
             continue
+        driver = drivers.load(backend, config.state_path)
+        directory = str(getattr(driver, "directory", ""))
+        if directory and directories.setdefault(directory, backend.name) != backend.name:
+            # Each backend removes storage no volume of its own claims (orphans) at start.
+            raise SystemExit(
+                f"Backends {directories[directory]} and {backend.name} share {directory}; "
+                "give each backend its own file_volume_dir."
+            )
         managers.append(
             VolumeManager(
                 backend=f"{config.host}@{backend.name}",
                 availability_zone=backend.availability_zone,
-                driver=drivers.load(backend, config.state_path),
+                driver=driver,
                 db=db,
                 bus=bus,
                 notifier=notifier,
@@ -131,15 +155,29 @@ def build_api(config: Config, db: Database, bus: Bus, notifier: Notifier) -> Any
 
 def all_in_one(config: Config) -> Services:
     """api + scheduler + one volume service per backend, in this process."""
-    config.state_path.mkdir(parents=True, exist_ok=True)
+    return roles(config, ["volume", "scheduler", "api"], shared=False)
+
+
+def roles(
+    config: Config, names: list[str], *, backend: str | None = None, shared: bool = True
+) -> Services:
+    """Build and start the given roles (``api``, ``scheduler``, ``volume``) in this process.
+
+    Volume services start first so that the scheduler finds their pools reported.
+    """
     db = build_database(config)
-    bus = build_bus(config)
+    bus = build_bus(config, "-".join(names), shared=shared)
     notifier = Notifier(config.notifications_path)
     services = Services(config=config, db=db, bus=bus, notifier=notifier)
-    services.volume_managers = build_volume_managers(config, db, bus, notifier)
-    for manager in services.volume_managers:
-        manager.start()
-    services.scheduler = build_scheduler(config, db, bus, notifier)
-    services.scheduler.start()
-    services.app = build_api(config, db, bus, notifier)
+    if "volume" in names:
+        services.volume_managers = build_volume_managers(config, db, bus, notifier, backend)
+        if backend is not None and not services.volume_managers:
+            raise SystemExit(f"Backend {backend} is not in enabled_backends.")
+        for manager in services.volume_managers:
+            manager.start()
+    if "scheduler" in names:
+        services.scheduler = build_scheduler(config, db, bus, notifier)
+        services.scheduler.start()
+    if "api" in names:
+        services.app = build_api(config, db, bus, notifier)
     return services

@@ -1,25 +1,27 @@
-"""The ``firebrick`` command."""
+"""The ``firebrick`` command: the all-in-one service, each role alone, and the database."""
 
 from __future__ import annotations
 
 import argparse
 import logging
+import signal
 import sys
+import threading
+from typing import Any
 
 from firebrick import bootstrap, config, logs
 
-LOG = logging.getLogger("firebrick.api")
+LOG = logging.getLogger("firebrick")
 
 
-def serve(args: argparse.Namespace) -> int:
+def _announce(message: str) -> None:
+    LOG.info(message)
+    print(message, file=sys.stderr, flush=True)
+
+
+def _run_api(conf: config.Config, services: bootstrap.Services) -> None:
     import uvicorn
 
-    conf = config.load(args.config)
-    # Every role shares one interpreter here: hand the GIL over more often than the
-    # default 5 ms, so that a request does not queue behind a flow for a whole interval.
-    sys.setswitchinterval(0.0005)
-    logs.setup(conf.log_dir, ["api", "scheduler", "volume"], debug=conf.debug)
-    services = bootstrap.all_in_one(conf)
     server = uvicorn.Server(
         uvicorn.Config(
             services.app,
@@ -30,31 +32,91 @@ def serve(args: argparse.Namespace) -> int:
             lifespan="off",
         )
     )
-    url = f"http://{conf.listen}:{conf.port}"
-    message = f"Firebrick API listening on {url} (state in {conf.state_path})"
-    server.config.callback_notify = None
+    message = f"Firebrick API listening on http://{conf.listen}:{conf.port}"
+    original_startup = server.startup
+
+    async def startup(sockets: Any = None) -> None:
+        await original_startup(sockets)
+        if server.started:
+            _announce(message)
+
+    server.startup = startup  # type: ignore[method-assign]
+    server.run()
+
+
+def _wait_for_signal(name: str) -> None:
+    stop = threading.Event()
+    for signum in (signal.SIGTERM, signal.SIGINT):
+        signal.signal(signum, lambda *_: stop.set())
+    _announce(f"Firebrick {name} running")
+    stop.wait()
+
+
+def _start(args: argparse.Namespace, names: list[str], *, shared: bool) -> int:
+    conf = config.load(args.config)
+    if len(names) > 1:
+        # Roles share one interpreter: hand the GIL over more often than every 5 ms, so
+        # that a request does not queue behind a flow for a whole interval.
+        sys.setswitchinterval(0.0005)
+    logs.setup(conf.log_dir, names, debug=conf.debug)
+    backend = getattr(args, "backend", None)
+    services = bootstrap.roles(conf, names, backend=backend, shared=shared)
     try:
-        original_startup = server.startup
-
-        async def startup(sockets: object = None) -> None:
-            await original_startup(sockets)  # type: ignore[arg-type]
-            if server.started:
-                LOG.info(message)
-                print(message, file=sys.stderr, flush=True)
-
-        server.startup = startup  # type: ignore[method-assign]
-        server.run()
+        if "api" in names:
+            _run_api(conf, services)
+        else:
+            _wait_for_signal(" + ".join(names))
     finally:
         services.stop()
+    return 0
+
+
+def serve(args: argparse.Namespace) -> int:
+    return _start(args, ["volume", "scheduler", "api"], shared=False)
+
+
+def api(args: argparse.Namespace) -> int:
+    return _start(args, ["api"], shared=True)
+
+
+def scheduler(args: argparse.Namespace) -> int:
+    return _start(args, ["scheduler"], shared=True)
+
+
+def volume(args: argparse.Namespace) -> int:
+    return _start(args, ["volume"], shared=True)
+
+
+def db_upgrade(args: argparse.Namespace) -> int:
+    from firebrick.db import migrate
+
+    conf = config.load(args.config)
+    migrate.upgrade(conf.database_url)
+    print(f"database at revision {migrate.current(conf.database_url)}")
     return 0
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="firebrick", description=__doc__)
     sub = parser.add_subparsers(dest="command", required=True)
-    p_serve = sub.add_parser("serve", help="run api, scheduler and volume services in one process")
-    p_serve.add_argument("--config", help="cinder.conf-style configuration file")
-    p_serve.set_defaults(func=serve)
+
+    def command(name: str, func: Any, help_text: str) -> argparse.ArgumentParser:
+        p = sub.add_parser(name, help=help_text)
+        p.add_argument("--config", help="cinder.conf-style configuration file")
+        p.set_defaults(func=func)
+        return p
+
+    command("serve", serve, "api, scheduler and every volume service in one process")
+    command("api", api, "the Block Storage API alone (needs transport_url)")
+    command("scheduler", scheduler, "the scheduler alone (needs transport_url)")
+    p_volume = command("volume", volume, "volume services alone (needs transport_url)")
+    p_volume.add_argument("--backend", help="only this backend section (default: all enabled)")
+    p_db = sub.add_parser("db", help="database maintenance")
+    db_sub = p_db.add_subparsers(dest="db_command", required=True)
+    p_upgrade = db_sub.add_parser("upgrade", help="migrate the database to the current schema")
+    p_upgrade.add_argument("--config", help="cinder.conf-style configuration file")
+    p_upgrade.set_defaults(func=db_upgrade)
+
     args = parser.parse_args(argv)
     result: int = args.func(args)
     return result

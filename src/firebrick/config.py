@@ -62,6 +62,10 @@ class Config:
     backends: list[BackendConfig]
     log_dir: Path
     debug: bool
+    # Firebrick's own: how long a volume may sit in creating/deleting without progress
+    # before its request is sent again, and how often that is checked.
+    transitional_status_timeout: float = 120.0
+    reconcile_interval: float = 30.0
     public_endpoint: str | None = None
 
     @property
@@ -142,5 +146,7 @@ def load(path: str | Path | None = None) -> Config:
         backends=backends,
         log_dir=Path(opt("log_dir", str(state_path / "log"))).expanduser().absolute(),
         debug=parse_bool(opt("debug", "false")),
+        transitional_status_timeout=float(opt("transitional_status_timeout", "120")),
+        reconcile_interval=float(opt("reconcile_interval", "30")),
         public_endpoint=defaults.get("public_endpoint") or None,
     )

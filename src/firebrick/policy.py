@@ -18,6 +18,7 @@ ADMIN_ONLY = frozenset(
         "volume_extension:services:index",
         "scheduler_extension:scheduler_stats:get_pools",
         "volume_extension:quotas:update",
+        "volume_extension:workers:cleanup",
     }
 )
 

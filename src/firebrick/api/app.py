@@ -12,7 +12,7 @@ from starlette.exceptions import HTTPException
 
 from firebrick.api.faults import fault_body, fault_for, fault_headers
 from firebrick.api.middleware import OpenStackMiddleware
-from firebrick.api.routes import admin, limits, messages, types, volumes
+from firebrick.api.routes import admin, limits, messages, types, volumes, workers
 from firebrick.api.versions import versions_document
 from firebrick.api.volume_api import VolumeAPI
 from firebrick.config import QuotaDefaults
@@ -52,6 +52,7 @@ def create_app(
     )
     app.state.volume_api = volume_api
     app.state.db = db
+    app.state.bus = volume_api.bus
     app.state.default_volume_type = default_volume_type
     app.state.max_limit = max_limit
     app.state.service_down_time = service_down_time
@@ -75,7 +76,10 @@ def create_app(
     def healthcheck() -> dict[str, str]:
         return {"status": "OK"}
 
-    routers = (volumes.router, types.router, admin.router, messages.router, limits.router)
+    routers = (
+        volumes.router, types.router, admin.router, messages.router, limits.router,
+        workers.router,
+    )  # fmt: skip
     for prefix in ("/v3", "/v3/{project_id}"):
         for router in routers:
             app.include_router(router, prefix=prefix)

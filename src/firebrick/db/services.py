@@ -8,6 +8,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy import Connection, bindparam, insert, select, update
+from sqlalchemy.dialects import postgresql, sqlite
 
 from firebrick.db.schema import pools, services
 from firebrick.db.volumes import now
@@ -16,6 +17,7 @@ from firebrick.domain.model import PoolState
 
 @dataclass
 class ServiceRecord:
+    id: int
     host: str
     binary: str
     availability_zone: str
@@ -30,7 +32,11 @@ class ServiceRecord:
 
 
 def heartbeat(conn: Connection, host: str, binary: str, topic: str, az: str) -> None:
-    """Record that a service is alive (registering it the first time)."""
+    """Record that a service is alive (registering it the first time).
+
+    Several processes may serve one host and binary (active-active): the insert gives way
+    to the row another process created.
+    """
     stamp = now()
     result = conn.execute(
         update(services)
@@ -42,11 +48,14 @@ def heartbeat(conn: Connection, host: str, binary: str, topic: str, az: str) -> 
         )
     )
     if result.rowcount == 0:
+        insert_ = postgresql.insert if conn.dialect.name == "postgresql" else sqlite.insert
         conn.execute(
-            insert(services).values(
+            insert_(services)
+            .values(
                 host=host, binary=binary, topic=topic, availability_zone=az,
                 disabled=False, report_count=1, created_at=stamp, updated_at=stamp,
             )
+            .on_conflict_do_nothing(index_elements=[services.c.host, services.c.binary])
         )  # fmt: skip
 
 
@@ -64,7 +73,7 @@ def list_services(conn: Connection, binary: str | None = None) -> list[ServiceRe
     rows = conn.execute(_SERVICES_OF, {"binary": binary}) if binary else conn.execute(_SERVICES)
     return [
         ServiceRecord(
-            host=r.host, binary=r.binary, availability_zone=r.availability_zone,
+            id=r.id, host=r.host, binary=r.binary, availability_zone=r.availability_zone,
             disabled=r.disabled, disabled_reason=r.disabled_reason,
             updated_at=r.updated_at, created_at=r.created_at,
         )
@@ -121,15 +130,19 @@ def _current(
     return caps
 
 
+def to_pool_state(row: Any) -> PoolState:
+    return PoolState(
+        name=row.name,
+        backend=row.backend,
+        availability_zone=row.availability_zone,
+        capabilities=_current(row.capabilities, float(row.allocated_capacity_gb), row.updated_at),
+        allocated_capacity_gb=float(row.allocated_capacity_gb),
+    )
+
+
 def pool_states(conn: Connection, live_backends: set[str] | None = None) -> list[PoolState]:
     return [
-        PoolState(
-            name=r.name,
-            backend=r.backend,
-            availability_zone=r.availability_zone,
-            capabilities=_current(r.capabilities, float(r.allocated_capacity_gb), r.updated_at),
-            allocated_capacity_gb=float(r.allocated_capacity_gb),
-        )
+        to_pool_state(r)
         for r in conn.execute(_POOLS)
         if live_backends is None or r.backend in live_backends
     ]

@@ -15,6 +15,10 @@ Handler = Callable[[str, dict[str, Any]], None]
 SCHEDULER_TOPIC = "scheduler"
 
 
+class BusUnavailable(Exception):
+    """The bus could not take a message: the broker stayed unreachable for the cast timeout."""
+
+
 def volume_topic(backend: str) -> str:
     """The topic of the volume service owning ``backend`` (``host@backend``)."""
     return f"volume.{backend}"

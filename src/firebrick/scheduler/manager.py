@@ -4,21 +4,23 @@ from __future__ import annotations
 
 import logging
 import threading
+from datetime import timedelta
 from typing import Any
 
-from firebrick.db import messages, services, types, volumes
+from firebrick.db import messages, placement, recovery, services, types, volumes
 from firebrick.db.engine import Database
 from firebrick.domain import statuses
 from firebrick.domain.errors import NotFound, NoValidBackend
 from firebrick.domain.model import RequestSpec, RetryInfo, Volume
 from firebrick.notifier import Notifier
-from firebrick.rpc.bus import SCHEDULER_TOPIC, Bus, volume_topic
+from firebrick.rpc.bus import SCHEDULER_TOPIC, Bus, BusUnavailable, volume_topic
 from firebrick.scheduler.filter_scheduler import FilterScheduler
 
 LOG = logging.getLogger("firebrick.scheduler")
 
 BINARY = "cinder-scheduler"
 NO_VALID_BACKEND = "VOLUME_VOLUME_001_003"
+MAX_PLACEMENT_TRIES = 5
 UNKNOWN_ERROR = "VOLUME_VOLUME_001_001"
 
 
@@ -41,6 +43,8 @@ class SchedulerManager:
         scheduler: FilterScheduler,
         service_down_time: float,
         report_interval: float,
+        stuck_after: float = 120.0,
+        reconcile_interval: float = 30.0,
     ) -> None:
         self.host = host
         self.availability_zone = availability_zone
@@ -50,6 +54,8 @@ class SchedulerManager:
         self.scheduler = scheduler
         self.service_down_time = service_down_time
         self.report_interval = report_interval
+        self.stuck_after = stuck_after
+        self.reconcile_interval = reconcile_interval
         self._stop = threading.Event()
 
     def start(self) -> None:
@@ -58,6 +64,9 @@ class SchedulerManager:
         self.bus.consume(SCHEDULER_TOPIC, self.handle, workers=1)
         self._resume_unscheduled()
         threading.Thread(target=self._heartbeat_loop, name="scheduler-report", daemon=True).start()
+        threading.Thread(
+            target=self._reconcile_loop, name="scheduler-reconcile", daemon=True
+        ).start()
 
     def stop(self) -> None:
         self._stop.set()
@@ -73,6 +82,60 @@ class SchedulerManager:
             except Exception:
                 LOG.exception("Scheduler heartbeat failed")
 
+    def _reconcile_loop(self) -> None:
+        while not self._stop.wait(self.reconcile_interval):
+            try:
+                self.reconcile()
+            except Exception:
+                LOG.exception("Reconciling stuck volumes failed")
+
+    def reconcile(self) -> int:
+        """Send again the request of every volume stuck in creating/deleting; how many.
+
+        A request can be lost between a commit and its cast (a process killed between
+        the two, a broker that refused the message); every handler is idempotent, so
+        sending it again is safe. A volume on a backend whose service is down waits for
+        that service (it resumes its own work at start) or for an admin's cleanup.
+        """
+        before = volumes.now() - timedelta(seconds=self.stuck_after)
+        with self.db.read() as conn:
+            pending = recovery.stale(conn, [statuses.CREATING, statuses.DELETING], before)
+            live = self._live_backends(conn) if pending else set()
+        sent = 0
+        for item in pending:
+            backend = item.host.split("#", 1)[0] if item.host else None
+            if backend is not None and backend not in live:
+                continue
+            with self.db.write() as conn:
+                # Touching the row restarts its clock, so a slow consumer is not flooded.
+                if not volumes.update(conn, item.volume_id, {}, expected={"status": item.status}):
+                    continue
+            LOG.warning("Volume %s: no progress in %s; sending its request again",
+                        item.volume_id, item.status)  # fmt: skip
+            payload = {"volume_id": item.volume_id}
+            if backend is None:
+                self._cast(SCHEDULER_TOPIC, "create_volume", payload)
+            elif item.status == statuses.CREATING:
+                self._cast(volume_topic(backend), "create_volume", payload)
+            else:
+                self._cast(volume_topic(backend), "delete_volume", payload)
+            sent += 1
+        return sent
+
+    def _live_backends(self, conn: Any) -> set[str]:
+        return {
+            s.host
+            for s in services.list_services(conn, "cinder-volume")
+            if not s.disabled and s.is_up(self.service_down_time)
+        }
+
+    def _cast(self, topic: str, method: str, payload: dict[str, Any]) -> None:
+        try:
+            self.bus.cast(topic, method, payload)
+        except BusUnavailable as exc:
+            LOG.warning("Could not send %s for volume %s (%s); the reconciler will retry",
+                        method, payload.get("volume_id"), exc)  # fmt: skip
+
     def _resume_unscheduled(self) -> None:
         """Volumes accepted by the API but never placed (the process stopped first)."""
         with self.db.read() as conn:
@@ -83,7 +146,7 @@ class SchedulerManager:
         for volume in pending:
             if volume.host is None:
                 LOG.info("Volume %s: scheduling request resumed", volume.id)
-                self.bus.cast(SCHEDULER_TOPIC, "create_volume", {"volume_id": volume.id})
+                self._cast(SCHEDULER_TOPIC, "create_volume", {"volume_id": volume.id})
 
     def handle(self, method: str, payload: dict[str, Any]) -> None:
         if method != "create_volume":
@@ -119,11 +182,7 @@ class SchedulerManager:
                 volume = volumes.get(conn, volume_id)
             except NotFound:
                 return
-            live = {
-                s.host
-                for s in services.list_services(conn, "cinder-volume")
-                if not s.disabled and s.is_up(self.service_down_time)
-            }
+            live = self._live_backends(conn)
             pools = services.pool_states(conn, live)
         if volume.status != statuses.CREATING or volume.host is not None:
             return  # deleted meanwhile, or a duplicate delivery of a placed request
@@ -133,35 +192,30 @@ class SchedulerManager:
             backends=list(raw_retry.get("backends", [])),
             last_error=raw_retry.get("last_error"),
         )
-        try:
-            placement = self.scheduler.choose(pools, spec, retry)
-        except NoValidBackend as exc:
-            self._fail(volume, raw_spec, exc)
+        for _ in range(MAX_PLACEMENT_TRIES):
+            try:
+                chosen = self.scheduler.choose(pools, spec, retry)
+            except NoValidBackend as exc:
+                self._fail(volume, raw_spec, exc)
+                return
+            outcome = self._commit_placement(volume, spec, retry, chosen.pool.name)
+            if outcome is not None:
+                break
+            # Another scheduler took the space meanwhile: choose again on fresh figures.
+            with self.db.read() as conn:
+                pools = services.pool_states(conn, live)
+        else:
+            self._fail(volume, raw_spec, NoValidBackend("Pools kept filling up while placing"))
             return
-        pool = placement.pool
-        with self.db.write() as conn:
-            placed = volumes.update(
-                conn,
-                volume_id,
-                {
-                    "host": pool.name,
-                    "availability_zone": pool.availability_zone,
-                    "scheduled_at": volumes.now(),
-                    "scheduling_attempts": retry.num_attempts,
-                    "task_state": "scheduled",
-                },
-                expected={"status": statuses.CREATING, "host": None},
-            )
-            if placed:
-                services.add_allocation(conn, pool.name, volume.size)
-        if not placed:
-            return
+        if outcome is False:
+            return  # deleted meanwhile, or placed by a duplicate delivery
+        pool = chosen.pool
         LOG.info(
             "Volume %s: placed on %s (attempt %d, weight %.3f)",
-            volume_id, pool.name, retry.num_attempts, placement.weight,
+            volume_id, pool.name, retry.num_attempts, chosen.weight,
         )  # fmt: skip
         retry.backends.append(pool.backend)
-        self.bus.cast(
+        self._cast(
             volume_topic(pool.backend),
             "create_volume",
             {
@@ -174,6 +228,34 @@ class SchedulerManager:
                 },
             },
         )
+
+    def _commit_placement(
+        self, volume: Volume, spec: RequestSpec, retry: RetryInfo, pool_name: str
+    ) -> bool | None:
+        """Record the placement if the pool, locked and re-read, still takes the volume.
+
+        True: placed. False: nothing to place (the volume changed). None: the pool no
+        longer fits (another scheduler placed on it since this one read it).
+        """
+        with self.db.write() as conn:
+            pool = placement.lock_pool(conn, pool_name)
+            if pool is None or self.scheduler.explain([pool], spec)[pool.name] is not None:
+                return None
+            placed = volumes.update(
+                conn,
+                volume.id,
+                {
+                    "host": pool.name,
+                    "availability_zone": pool.availability_zone,
+                    "scheduled_at": volumes.now(),
+                    "scheduling_attempts": retry.num_attempts,
+                    "task_state": "scheduled",
+                },
+                expected={"status": statuses.CREATING, "host": None},
+            )
+            if placed:
+                services.add_allocation(conn, pool.name, volume.size)
+        return placed
 
     def _fail_unexpected(self, volume_id: str, raw_spec: dict[str, Any], exc: Exception) -> None:
         with self.db.read() as conn:

@@ -9,7 +9,7 @@ from typing import Any
 from taskflow import engines
 from taskflow.persistence import models
 
-from firebrick.db import quotas, services, volumes
+from firebrick.db import quotas, recovery, services, volumes
 from firebrick.db.engine import Database
 from firebrick.domain import statuses
 from firebrick.domain.errors import VolumeNotFound
@@ -70,6 +70,7 @@ class VolumeManager:
         """Set up the driver, report, resume unfinished work, then take requests."""
         self.driver.do_setup()
         self.report(reset_allocations=True)
+        self._remove_orphans()
         self.bus.consume(self.topic, self.handle, workers=workers)
         self._resume_unfinished()
         self._reporter = threading.Thread(
@@ -116,6 +117,25 @@ class VolumeManager:
                 reports,
                 allocated=reset_to,
             )
+
+    def _remove_orphans(self) -> None:
+        """Delete storage that no volume of this backend owns.
+
+        A create that was rescheduled away, or a delete interrupted between the driver and
+        the database, can leave a volume's storage behind; at start nothing is in flight
+        on this backend, so what no volume row claims is garbage.
+        """
+        with self.db.read() as conn:
+            owned = {p.volume_id for p in recovery.on_backend(conn, self.backend)}
+        for volume_id in self.driver.volume_ids() - owned:
+            LOG.warning("Backend %s: removing orphaned storage of volume %s", self.backend,
+                        volume_id)  # fmt: skip
+            orphan = Volume(id=volume_id, project_id="", user_id="", size=0, status="deleting",
+                            created_at=volumes.now())  # fmt: skip
+            try:
+                self.driver.delete_volume(orphan)
+            except Exception:
+                LOG.exception("Backend %s: could not remove orphan %s", self.backend, volume_id)
 
     def _resume_unfinished(self) -> None:
         """Move on every volume this backend left in a transitional status."""

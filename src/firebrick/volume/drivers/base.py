@@ -21,5 +21,8 @@ class VolumeDriver(Protocol):
     def delete_volume(self, volume: Volume) -> None:
         """Remove the volume's storage; a volume that is already gone is not an error."""
 
+    def volume_ids(self) -> set[str]:
+        """Ids of every volume that has storage on this backend (to find orphans)."""
+
     def get_volume_stats(self, allocated_gb: dict[str, float]) -> dict[str, Any]:
         """Backend capabilities with a ``pools`` list, as Cinder drivers report them."""

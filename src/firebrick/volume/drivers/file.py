@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import errno
 import os
+import time
 import uuid
 from pathlib import Path
 from typing import Any
@@ -30,6 +31,8 @@ class FileDriver:
         self.capacity_gb = float(cap) if cap else None
         self.thin = backend.get_bool("file_thin_provisioning", True)
         self.fail_create = backend.get_bool("file_fail_create", False)
+        # Test hook: hold every create this long after making the file (crash tests).
+        self.create_delay = float(backend.get("file_create_delay") or 0)
         self.initialized = False
 
     def do_setup(self) -> None:
@@ -66,6 +69,8 @@ class FileDriver:
             raise DriverError(
                 f"Could not create volume file: {os.strerror(exc.errno or 0)}"
             ) from exc
+        if self.create_delay:
+            time.sleep(self.create_delay)
         return {"provider_location": path.name}
 
     def delete_volume(self, volume: Volume) -> None:
@@ -76,6 +81,18 @@ class FileDriver:
             raise DriverError(
                 f"Could not delete volume file: {os.strerror(exc.errno or 0)}"
             ) from exc
+
+    def volume_ids(self) -> set[str]:
+        """Ids of every volume that has storage on this backend."""
+        found = set()
+        with os.scandir(self.directory) as entries:
+            for entry in entries:
+                if entry.name.startswith("volume-"):
+                    try:
+                        found.add(str(uuid.UUID(entry.name[len("volume-") :])))
+                    except ValueError:
+                        continue
+        return found
 
     def _used_gb(self) -> float:
         used = 0
