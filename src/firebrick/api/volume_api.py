@@ -23,7 +23,7 @@ from firebrick.domain.errors import (
 )
 from firebrick.domain.model import Volume, VolumeType
 from firebrick.notifier import Notifier, volume_usage
-from firebrick.rpc.bus import SCHEDULER_TOPIC, Bus, volume_topic
+from firebrick.rpc.bus import SCHEDULER_TOPIC, Bus, cast_or_defer, volume_topic
 
 LOG = logging.getLogger("firebrick.api")
 
@@ -134,7 +134,8 @@ class VolumeAPI:
             }
             volumes.insert_volume(conn, values, req.metadata)
             quotas.add_usage(conn, ctx.project_id, {"volumes": 1, "gigabytes": req.size})
-        self.bus.cast(
+        cast_or_defer(
+            self.bus,
             SCHEDULER_TOPIC,
             "create_volume",
             {"volume_id": volume_id, "request_spec": {"availability_zones": zones}},
@@ -200,7 +201,7 @@ class VolumeAPI:
                     f"after volume transfer. (status is {volume.status})"
                 )
         assert volume.host is not None
-        self.bus.cast(volume_topic(volume.host.split("#", 1)[0]), "delete_volume",
+        cast_or_defer(self.bus, volume_topic(volume.host.split("#", 1)[0]), "delete_volume",
                       {"volume_id": volume_id})  # fmt: skip
 
     def _notify_local_delete(self, volume: Volume) -> None:

@@ -7,10 +7,13 @@ same protocol.
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable
 from typing import Any, Protocol
 
 Handler = Callable[[str, dict[str, Any]], None]
+
+LOG = logging.getLogger(__name__)
 
 SCHEDULER_TOPIC = "scheduler"
 
@@ -32,3 +35,20 @@ class Bus(Protocol):
         """Deliver the messages of ``topic`` to ``handler`` on ``workers`` threads."""
 
     def close(self) -> None: ...
+
+
+def cast_or_defer(bus: Bus, topic: str, method: str, payload: dict[str, Any]) -> bool:
+    """Cast, or log that the request waits for the scheduler's reconciler; whether sent.
+
+    Every request's effect is recorded in the database before it is cast, so a broker
+    that is down only delays it: the reconciler sends it again once it is back.
+    """
+    try:
+        bus.cast(topic, method, payload)
+    except BusUnavailable as exc:
+        LOG.warning(
+            "Could not send %s for volume %s now (%s); it will be sent again",
+            method, payload.get("volume_id"), exc,
+        )  # fmt: skip
+        return False
+    return True

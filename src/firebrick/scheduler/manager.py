@@ -13,7 +13,7 @@ from firebrick.domain import statuses
 from firebrick.domain.errors import NotFound, NoValidBackend
 from firebrick.domain.model import RequestSpec, RetryInfo, Volume
 from firebrick.notifier import Notifier
-from firebrick.rpc.bus import SCHEDULER_TOPIC, Bus, BusUnavailable, volume_topic
+from firebrick.rpc.bus import SCHEDULER_TOPIC, Bus, cast_or_defer, volume_topic
 from firebrick.scheduler.filter_scheduler import FilterScheduler
 
 LOG = logging.getLogger("firebrick.scheduler")
@@ -130,11 +130,7 @@ class SchedulerManager:
         }
 
     def _cast(self, topic: str, method: str, payload: dict[str, Any]) -> None:
-        try:
-            self.bus.cast(topic, method, payload)
-        except BusUnavailable as exc:
-            LOG.warning("Could not send %s for volume %s (%s); the reconciler will retry",
-                        method, payload.get("volume_id"), exc)  # fmt: skip
+        cast_or_defer(self.bus, topic, method, payload)
 
     def _resume_unscheduled(self) -> None:
         """Volumes accepted by the API but never placed (the process stopped first)."""

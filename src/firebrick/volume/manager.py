@@ -15,7 +15,7 @@ from firebrick.domain import statuses
 from firebrick.domain.errors import VolumeNotFound
 from firebrick.domain.model import Volume
 from firebrick.notifier import Notifier, volume_usage
-from firebrick.rpc.bus import SCHEDULER_TOPIC, Bus, volume_topic
+from firebrick.rpc.bus import SCHEDULER_TOPIC, Bus, cast_or_defer, volume_topic
 from firebrick.volume.drivers.base import VolumeDriver
 from firebrick.volume.flow_log import FlowLogger
 from firebrick.volume.flows import create_volume
@@ -144,10 +144,10 @@ class VolumeManager:
             deleting = volumes.in_status(conn, [statuses.DELETING], self.backend)
         for volume_id in creating:
             LOG.info("Volume %s: resuming interrupted create", volume_id)
-            self.bus.cast(self.topic, "create_volume", {"volume_id": volume_id, "resumed": True})
+            cast_or_defer(self.bus, self.topic, "create_volume", {"volume_id": volume_id})
         for volume_id in deleting:
             LOG.info("Volume %s: resuming interrupted delete", volume_id)
-            self.bus.cast(self.topic, "delete_volume", {"volume_id": volume_id})
+            cast_or_defer(self.bus, self.topic, "delete_volume", {"volume_id": volume_id})
 
     # Requests -------------------------------------------------------------------------
 
@@ -192,7 +192,8 @@ class VolumeManager:
                 services.add_allocation(conn, volume.host, -volume.size)
         if moved:
             retry = dict(retry, last_error=reason)
-            self.bus.cast(
+            cast_or_defer(
+                self.bus,
                 SCHEDULER_TOPIC,
                 "create_volume",
                 {"volume_id": volume.id, "request_spec": request_spec, "retry": retry},

@@ -20,7 +20,7 @@ from firebrick.db.engine import Database
 from firebrick.domain import statuses
 from firebrick.domain.errors import Invalid, NotFound
 from firebrick.policy import authorize
-from firebrick.rpc.bus import SCHEDULER_TOPIC, Bus, volume_topic
+from firebrick.rpc.bus import SCHEDULER_TOPIC, Bus, cast_or_defer, volume_topic
 
 router = APIRouter()
 
@@ -71,7 +71,9 @@ def _recover(db: Database, bus: Bus, backend: str) -> None:
         pending = recovery.on_backend(conn, backend, [statuses.CREATING, statuses.DELETING])
     for item in pending:
         if item.status == statuses.DELETING:
-            bus.cast(volume_topic(backend), "delete_volume", {"volume_id": item.volume_id})
+            cast_or_defer(
+                bus, volume_topic(backend), "delete_volume", {"volume_id": item.volume_id}
+            )
             continue
         with db.write() as conn:
             moved = volumes.update(
@@ -82,5 +84,5 @@ def _recover(db: Database, bus: Bus, backend: str) -> None:
                 services.add_allocation(conn, item.host, -item.size)
         if moved:
             retry = {"num_attempts": 1, "backends": [backend], "last_error": "service down"}
-            bus.cast(SCHEDULER_TOPIC, "create_volume", {"volume_id": item.volume_id,
-                                                        "retry": retry})  # fmt: skip
+            retried = {"volume_id": item.volume_id, "retry": retry}
+            cast_or_defer(bus, SCHEDULER_TOPIC, "create_volume", retried)
