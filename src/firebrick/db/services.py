@@ -109,7 +109,7 @@ def allocations(conn: Connection, backend: str) -> dict[str, float]:
     return {name: float(gb) for name, gb in conn.execute(query)}
 
 
-def _current(
+def current_capabilities(
     capabilities: dict[str, Any], allocated: float, reported_at: datetime
 ) -> dict[str, Any]:
     """The last report brought up to date with the allocations made since it was sent.
@@ -131,12 +131,13 @@ def _current(
 
 
 def to_pool_state(row: Any) -> PoolState:
+    allocated = float(row.allocated_capacity_gb)
     return PoolState(
         name=row.name,
         backend=row.backend,
         availability_zone=row.availability_zone,
-        capabilities=_current(row.capabilities, float(row.allocated_capacity_gb), row.updated_at),
-        allocated_capacity_gb=float(row.allocated_capacity_gb),
+        capabilities=current_capabilities(row.capabilities, allocated, row.updated_at),
+        allocated_capacity_gb=allocated,
     )
 
 
