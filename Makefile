@@ -4,7 +4,7 @@ PYTHON ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
 # System packages the tests need (installed with apt-get when missing, as root only).
-APT_PACKAGES ?=
+APT_PACKAGES ?= qemu-utils xfsprogs btrfs-progs rabbitmq-server postgresql
 # Parallel pytest workers; every integration test has its own ports and state dirs.
 PYTEST_WORKERS ?= 2
 PYTEST_ARGS ?=

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any, Protocol
 
-from firebrick.domain.model import Volume
+from firebrick.domain.model import Snapshot, Volume
 
 ModelUpdate = dict[str, Any] | None
 
@@ -20,6 +20,21 @@ class VolumeDriver(Protocol):
 
     def delete_volume(self, volume: Volume) -> None:
         """Remove the volume's storage; a volume that is already gone is not an error."""
+
+    def create_snapshot(self, snapshot: Snapshot, volume: Volume) -> ModelUpdate:
+        """Freeze the volume's current data as ``snapshot``. Safe to repeat."""
+
+    def delete_snapshot(self, snapshot: Snapshot) -> None:
+        """Remove the snapshot's data; one that is already gone is not an error."""
+
+    def create_volume_from_snapshot(self, volume: Volume, snapshot: Snapshot) -> ModelUpdate:
+        """A new volume holding the snapshot's data, grown to ``volume.size``. Repeatable."""
+
+    def create_cloned_volume(self, volume: Volume, source: Volume) -> ModelUpdate:
+        """A new volume holding ``source``'s current data, grown to ``volume.size``."""
+
+    def extend_volume(self, volume: Volume, new_size: int) -> None:
+        """Grow the volume to ``new_size`` GiB, keeping its data."""
 
     def volume_ids(self) -> set[str]:
         """Ids of every volume that has storage on this backend (to find orphans)."""

@@ -1,0 +1,98 @@
+"""The few ``qemu-img`` calls the file driver needs, and a direct qcow2 header reader.
+
+The header is read in Python (two small reads) rather than through ``qemu-img info``
+because finding a snapshot's dependents reads the header of every file in the directory.
+Formats are always passed explicitly (``-f``/``-F``): a raw volume is never probed, so a
+guest cannot make its data look like a qcow2 header that points at another file.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import struct
+import subprocess
+from dataclasses import dataclass
+from pathlib import Path
+
+from firebrick.domain.errors import DriverError
+
+QCOW2_MAGIC = b"QFI\xfb"
+_HEADER = struct.Struct(">4sIQIIQ")  # magic, version, backing offset, backing size, bits, size
+TIMEOUT = 3600.0
+
+
+@dataclass(frozen=True)
+class Qcow2Header:
+    virtual_size: int
+    backing_file: str | None
+
+
+def read_header(path: Path) -> Qcow2Header:
+    """The virtual size and backing file name of the qcow2 image at ``path``."""
+    with open(path, "rb") as handle:
+        raw = handle.read(_HEADER.size)
+        if len(raw) < _HEADER.size:
+            raise DriverError(f"{path.name} is not a qcow2 image (short header).")
+        magic, _version, backing_offset, backing_size, _bits, size = _HEADER.unpack(raw)
+        if magic != QCOW2_MAGIC:
+            raise DriverError(f"{path.name} is not a qcow2 image.")
+        backing = None
+        if backing_offset and backing_size:
+            if backing_size > 1023:
+                raise DriverError(f"{path.name} has an invalid backing file name.")
+            handle.seek(backing_offset)
+            backing = handle.read(backing_size).decode("utf-8", "replace")
+    return Qcow2Header(virtual_size=size, backing_file=backing)
+
+
+def available() -> bool:
+    return shutil.which("qemu-img") is not None
+
+
+def run(*args: str, cwd: Path) -> None:
+    """Run ``qemu-img args`` in ``cwd``; a failure becomes a DriverError naming the step."""
+    env = {"PATH": os.environ.get("PATH", "/usr/bin:/bin"), "LC_ALL": "C"}
+    try:
+        result = subprocess.run(
+            ["qemu-img", *args],
+            cwd=cwd,
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=TIMEOUT,
+            check=False,
+        )
+    except FileNotFoundError as exc:
+        raise DriverError("qemu-img is not installed (Debian package qemu-utils).") from exc
+    except subprocess.TimeoutExpired as exc:
+        raise DriverError(f"qemu-img {args[0]} timed out after {TIMEOUT:.0f} s.") from exc
+    if result.returncode != 0:
+        lines = [line for line in result.stderr.strip().splitlines() if line.strip()]
+        detail = lines[-1] if lines else f"exit status {result.returncode}"
+        raise DriverError(f"qemu-img {args[0]} failed: {detail}")
+
+
+def create(path: Path, size: int, *, backing: str | None = None, thin: bool = True) -> None:
+    """A qcow2 image of ``size`` bytes, optionally an overlay on ``backing`` (a qcow2 name
+    in the same directory, stored relative so the directory can move)."""
+    args = ["create", "-q", "-f", "qcow2"]
+    if backing is not None:
+        args += ["-b", backing, "-F", "qcow2"]
+    elif not thin:
+        args += ["-o", "preallocation=falloc"]
+    run(*args, path.name, str(size), cwd=path.parent)
+
+
+def resize(path: Path, size: int) -> None:
+    run("resize", "-q", "-f", "qcow2", path.name, str(size), cwd=path.parent)
+
+
+def rebase(path: Path, backing: str | None) -> None:
+    """Safe rebase: copies into ``path`` whatever differs between its old and new backing,
+    so the data it shows does not change. Interrupted, it leaves the old backing in place
+    with identical data, so it can simply be run again."""
+    args = ["rebase", "-q", "-f", "qcow2", "-b", backing or ""]
+    if backing is not None:
+        args += ["-F", "qcow2"]
+    run(*args, path.name, cwd=path.parent)
