@@ -9,6 +9,8 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from firebrick.api.app import create_app
+from firebrick.api.snapshot_api import SnapshotAPI
+from firebrick.api.volume_actions import VolumeActions
 from firebrick.api.volume_api import VolumeAPI
 from firebrick.config import Config
 from firebrick.db import types
@@ -141,14 +143,24 @@ def build_api(config: Config, db: Database, bus: Bus, notifier: Notifier) -> Any
         default_availability_zone=config.storage_availability_zone,
         quota_defaults=config.quotas,
     )
+    snapshot_api = SnapshotAPI(
+        db=db, bus=bus, notifier=notifier, host=config.host, quota_defaults=config.quotas
+    )
+    scheduler = build_filter_scheduler(config)
+    volume_actions = VolumeActions(
+        db=db, bus=bus, notifier=notifier, host=config.host, scheduler=scheduler,
+        quota_defaults=config.quotas,
+    )  # fmt: skip
     return create_app(
         volume_api=volume_api,
+        snapshot_api=snapshot_api,
+        volume_actions=volume_actions,
         db=db,
         default_volume_type=config.default_volume_type,
         max_limit=config.osapi_max_limit,
         service_down_time=config.service_down_time,
         quota_defaults=config.quotas,
-        scheduler=build_filter_scheduler(config),
+        scheduler=scheduler,
         public_endpoint=config.public_endpoint,
     )
 

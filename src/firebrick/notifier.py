@@ -15,7 +15,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from firebrick.domain.model import Volume
+from firebrick.domain.model import Snapshot, Volume
 
 LOG = logging.getLogger("firebrick.notifications")
 
@@ -79,3 +79,24 @@ class Notifier:
     def close(self) -> None:
         with self._lock:
             self._file.close()
+
+
+def snapshot_usage(
+    snapshot: Snapshot, availability_zone: str | None, **extra: Any
+) -> dict[str, Any]:
+    """Cinder's ``_usage_from_snapshot`` payload."""
+    payload: dict[str, Any] = {
+        "tenant_id": snapshot.project_id,
+        "user_id": snapshot.user_id,
+        "availability_zone": availability_zone,
+        "volume_id": snapshot.volume_id,
+        "volume_size": snapshot.volume_size,
+        "snapshot_id": snapshot.id,
+        "display_name": snapshot.name,
+        "created_at": _iso(snapshot.created_at),
+        "status": snapshot.status,
+        "deleted": "",
+        "metadata": str(snapshot.metadata),
+    }
+    payload.update(extra)
+    return payload

@@ -19,6 +19,10 @@ ADMIN_ONLY = frozenset(
         "scheduler_extension:scheduler_stats:get_pools",
         "volume_extension:quotas:update",
         "volume_extension:workers:cleanup",
+        "volume_extension:snapshot_admin_actions:reset_status",
+        "volume_extension:snapshot_admin_actions:force_delete",
+        "volume_extension:volume_admin_actions:reset_status",
+        "volume_extension:volume_admin_actions:force_delete",
     }
 )
 

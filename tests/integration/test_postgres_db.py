@@ -117,16 +117,6 @@ def test_migrations_build_exactly_the_schema(empty_url: str) -> None:
 
 
 @pytest.mark.parametrize("empty_url", BACKENDS, indirect=True)
-def test_upgrade_adopts_a_database_made_by_create_all(empty_url: str) -> None:
-    database = Database(empty_url)
-    database.create_schema()
-    database.dispose()
-    migrate.upgrade(empty_url)
-    assert migrate.current(empty_url) == migrate.head()
-    assert _differences(empty_url, schema.metadata) == []
-
-
-@pytest.mark.parametrize("empty_url", BACKENDS, indirect=True)
 def test_concurrent_upgrades_from_four_processes(empty_url: str) -> None:
     start_at = time.time() + 3.0  # after every process has imported, so they race
     script = (

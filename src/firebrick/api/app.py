@@ -12,8 +12,19 @@ from starlette.exceptions import HTTPException
 
 from firebrick.api.faults import fault_body, fault_for, fault_headers
 from firebrick.api.middleware import OpenStackMiddleware
-from firebrick.api.routes import admin, limits, messages, types, volumes, workers
+from firebrick.api.routes import (
+    admin,
+    limits,
+    messages,
+    quotas,
+    snapshots,
+    types,
+    volumes,
+    workers,
+)
+from firebrick.api.snapshot_api import SnapshotAPI
 from firebrick.api.versions import versions_document
+from firebrick.api.volume_actions import VolumeActions
 from firebrick.api.volume_api import VolumeAPI
 from firebrick.config import QuotaDefaults
 from firebrick.db.engine import Database
@@ -35,6 +46,8 @@ def _fault(code: int, message: str) -> JSONResponse:
 def create_app(
     *,
     volume_api: VolumeAPI,
+    snapshot_api: SnapshotAPI,
+    volume_actions: VolumeActions,
     db: Database,
     default_volume_type: str,
     max_limit: int,
@@ -51,6 +64,8 @@ def create_app(
         redoc_url=None,
     )
     app.state.volume_api = volume_api
+    app.state.snapshot_api = snapshot_api
+    app.state.volume_actions = volume_actions
     app.state.db = db
     app.state.bus = volume_api.bus
     app.state.default_volume_type = default_volume_type
@@ -77,8 +92,8 @@ def create_app(
         return {"status": "OK"}
 
     routers = (
-        volumes.router, types.router, admin.router, messages.router, limits.router,
-        workers.router,
+        volumes.router, snapshots.router, types.router, admin.router, messages.router,
+        limits.router, quotas.router, workers.router,
     )  # fmt: skip
     for prefix in ("/v3", "/v3/{project_id}"):
         for router in routers:

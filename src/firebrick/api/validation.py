@@ -280,3 +280,68 @@ def _check_exclusive(**options: object) -> None:
     if len(given) > 1:
         names = ", ".join(sorted(k.replace("_", " ") for k in options))
         raise InvalidInput(f"May specify only one of {names}")
+
+
+@dataclass(frozen=True)
+class SnapshotCreateRequest:
+    volume_id: str | None
+    name: str | None
+    description: str | None
+    force: bool | None
+    metadata: dict[str, str]
+
+
+def parse_snapshot_create(body: object, version: APIVersion) -> SnapshotCreateRequest:
+    _, snapshot = _resource(body, "snapshot")
+    force: bool | None = None
+    if "force" in snapshot and snapshot["force"] is not None:
+        force = _bool_value(snapshot, "force")
+    volume_id = snapshot.get("volume_id")
+    if volume_id is not None and not isinstance(volume_id, str):
+        raise _type_error("volume_id", volume_id, "string")
+    return SnapshotCreateRequest(
+        volume_id=volume_id,
+        name=_name(snapshot, "name", "display_name"),
+        description=_name(snapshot, "description", "display_description"),
+        force=force,
+        metadata=_metadata(snapshot.get("metadata")),
+    )
+
+
+def parse_snapshot_update(body: object) -> VolumeUpdateRequest:
+    """Name and description of a snapshot (the volume update's shape, key ``snapshot``)."""
+    _, snapshot = _resource(body, "snapshot")
+    if not snapshot:
+        raise Invalid("Invalid input: at least one of name and description must be given.")
+    _reject_unexpected(snapshot, {"name", "description", "display_name", "display_description"})
+    provided = {
+        field
+        for field, keys in (("name", ("name", "display_name")),
+                            ("description", ("description", "display_description")))
+        if any(k in snapshot for k in keys)
+    }  # fmt: skip
+    return VolumeUpdateRequest(
+        name=_name(snapshot, "name", "display_name"),
+        description=_name(snapshot, "description", "display_description"),
+        metadata=None,
+        provided=frozenset(provided),
+    )
+
+
+def parse_metadata(body: object) -> dict[str, str]:
+    """``{"metadata": {k: v}}`` of the metadata endpoints."""
+    if not isinstance(body, dict) or "metadata" not in body:
+        raise Invalid("Malformed request body")
+    return _metadata(body["metadata"])
+
+
+def parse_meta_item(body: object, key: str) -> dict[str, str]:
+    """``{"meta": {key: value}}``: exactly one item, whose key is the one in the URL."""
+    if not isinstance(body, dict) or "meta" not in body:
+        raise Invalid("Malformed request body")
+    item = _metadata(body["meta"])
+    if len(item) != 1:
+        raise Invalid("Request body contains too many items")
+    if key not in item:
+        raise Invalid("Request body and URI mismatch")
+    return item

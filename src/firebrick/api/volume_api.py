@@ -7,21 +7,23 @@ import uuid
 from dataclasses import dataclass
 from typing import Any
 
+from sqlalchemy.exc import IntegrityError
+
 from firebrick.api.listing import ListQuery
 from firebrick.api.validation import VolumeCreateRequest, VolumeUpdateRequest
 from firebrick.config import QuotaDefaults
 from firebrick.context import RequestContext
-from firebrick.db import quotas, services, types, volumes
+from firebrick.db import idempotency, quotas, services, snapshots, types, volumes
 from firebrick.db.engine import Database
 from firebrick.domain import quota, statuses
 from firebrick.domain.errors import (
     InvalidAvailabilityZone,
     InvalidInput,
+    InvalidSnapshot,
     InvalidVolume,
-    SnapshotNotFound,
     VolumeTypeNotFound,
 )
-from firebrick.domain.model import Volume, VolumeType
+from firebrick.domain.model import Snapshot, Volume, VolumeType
 from firebrick.notifier import Notifier, volume_usage
 from firebrick.rpc.bus import SCHEDULER_TOPIC, Bus, cast_or_defer, volume_topic
 
@@ -67,15 +69,41 @@ class VolumeAPI:
 
     # Creating ------------------------------------------------------------------------
 
-    def _volume_type(self, conn: Any, requested: str | None) -> VolumeType:
+    def _volume_type(
+        self, conn: Any, requested: str | None, origin: Volume | None = None
+    ) -> VolumeType:
         if requested:
-            return types.get(conn, requested)
+            chosen = types.get(conn, requested)
+            if origin is not None and origin.volume_type_id not in (None, chosen.id):
+                inherited = types.get(conn, origin.volume_type_id)
+                backend = "volume_backend_name"
+                if chosen.extra_specs.get(backend) != inherited.extra_specs.get(backend):
+                    raise InvalidInput(
+                        f"Invalid volume_type provided: {chosen.name} (requested type is not "
+                        "compatible; recommend omitting the type argument)."
+                    )
+            return chosen
+        if origin is not None and origin.volume_type_id:
+            return types.get(conn, origin.volume_type_id)
         try:
             return types.get(conn, self.default_volume_type)
         except VolumeTypeNotFound:
             return types.get(conn, types.DEFAULT_TYPE_NAME)
 
-    def _zones(self, conn: Any, requested: str | None, volume_type: VolumeType) -> list[str]:
+    def _zones(
+        self,
+        conn: Any,
+        requested: str | None,
+        volume_type: VolumeType,
+        origin: Volume | None = None,
+    ) -> list[str]:
+        if origin is not None and origin.availability_zone:
+            # Cinder's cloned_volume_same_az: a copy stays in its source's zone.
+            if requested and requested != origin.availability_zone:
+                raise InvalidInput(
+                    "Volume must be in the same availability zone as the source or snapshot"
+                )
+            return [origin.availability_zone]
         valid = {s.availability_zone for s in services.list_services(conn, "cinder-volume")}
         valid.add(self.default_availability_zone)
         type_zones = [z.strip() for z in volume_type.extra_specs.get(AZ_SPEC, "").split(",")]
@@ -92,39 +120,93 @@ class VolumeAPI:
             return [requested]
         return candidates or [self.default_availability_zone]
 
-    def create(self, ctx: RequestContext, req: VolumeCreateRequest) -> Volume:
+    def create(
+        self, ctx: RequestContext, req: VolumeCreateRequest, idempotency_key: str | None = None
+    ) -> Volume:
+        """Record the volume as ``creating`` (quota in the same transaction) and cast it.
+
+        With an ``idempotency_key`` a retried request returns the volume its first attempt
+        made, in whatever state it now is, instead of creating another.
+        """
         if req.image_ref:
             raise InvalidInput("Invalid image identifier or unable to access requested image.")
         if req.backup_id:
             raise InvalidInput("Creating a volume from a backup is not supported.")
+        try:
+            return self._create(ctx, req, idempotency_key)
+        except IntegrityError:
+            if idempotency_key is None:
+                raise
+            # A concurrent twin with the same key committed first: answer with its volume.
+            with self.db.read() as conn:
+                existing = idempotency.lookup(conn, ctx.project_id, "volume", idempotency_key)
+                if existing is None:
+                    raise
+                return volumes.get(conn, existing)
+
+    def _origin(
+        self, conn: Any, ctx: RequestContext, req: VolumeCreateRequest
+    ) -> tuple[Volume | None, Snapshot | None]:
+        """The volume the new one copies (source, or the snapshot's volume) and the snapshot."""
+        project = None if ctx.is_admin else ctx.project_id
+        if req.snapshot_id:
+            snapshot = snapshots.get(conn, req.snapshot_id, project)
+            if snapshot.status != statuses.AVAILABLE:
+                raise InvalidSnapshot(
+                    f"Originating snapshot status must be one of 'available' values "
+                    f"(status is {snapshot.status})"
+                )
+            return volumes.get(conn, snapshot.volume_id), snapshot
+        if req.source_volid:
+            source = volumes.get(conn, req.source_volid, project)
+            if source.status not in (statuses.AVAILABLE, statuses.IN_USE):
+                raise InvalidVolume(
+                    "Unable to create a volume from an originating source volume when its "
+                    f"status is not one of 'available', 'in-use' (status is {source.status})"
+                )
+            return source, None
+        return None, None
+
+    def _create(
+        self, ctx: RequestContext, req: VolumeCreateRequest, idempotency_key: str | None
+    ) -> Volume:
         volume_id = str(uuid.uuid4())
         stamp = volumes.now()
         with self.db.write() as conn:
-            if req.snapshot_id:
-                raise SnapshotNotFound(req.snapshot_id)
-            if req.source_volid:
-                source = volumes.get(
-                    conn, req.source_volid, None if ctx.is_admin else ctx.project_id
-                )
-                raise InvalidVolume(f"Cloning volume {source.id} is not supported yet.")
-            if req.size is None:
+            if idempotency_key:
+                existing = idempotency.lookup(conn, ctx.project_id, "volume", idempotency_key)
+                if existing is not None:
+                    return volumes.get(conn, existing)
+            origin, snapshot = self._origin(conn, ctx, req)
+            minimum = snapshot.volume_size if snapshot else origin.size if origin else 1
+            size = req.size if req.size is not None else (minimum if origin else None)
+            if size is None:
                 raise InvalidInput("Volume size 'None' must be an integer and greater than 0")
-            volume_type = self._volume_type(conn, req.volume_type)
-            zones = self._zones(conn, req.availability_zone, volume_type)
+            if size < minimum:
+                what = "snapshot" if snapshot else "source volume"
+                raise InvalidInput(
+                    f"Volume size '{size}'GB cannot be smaller than the {what} size {minimum}GB. "
+                    "They must be >= original size."
+                )
+            volume_type = self._volume_type(conn, req.volume_type, origin)
+            zones = self._zones(conn, req.availability_zone, volume_type, origin)
             limits = quotas.limits(conn, ctx.project_id, quota.defaults_dict(self.quota_defaults))
             usage = quotas.usage(conn, ctx.project_id, lock=True)
-            quota.check_volume_create(req.size, limits, usage)
+            quota.check_volume_size(size, limits)
+            quota.check(quota.volume_deltas(size, volume_type.name), limits, usage)
             values = {
                 "id": volume_id,
                 "project_id": ctx.project_id,
                 "user_id": ctx.user_id,
                 "display_name": req.name,
                 "display_description": req.description,
-                "size": req.size,
+                "size": size,
                 "status": statuses.CREATING,
                 "attach_status": statuses.DETACHED,
                 "availability_zone": zones[0],
                 "volume_type_id": volume_type.id,
+                "snapshot_id": snapshot.id if snapshot else None,
+                "source_volid": origin.id if origin and not snapshot else None,
                 "bootable": False,
                 "multiattach": volume_type.extra_specs.get("multiattach", "").lower()
                 == "<is> true",
@@ -133,18 +215,24 @@ class VolumeAPI:
                 "scheduling_attempts": 0,
             }
             volumes.insert_volume(conn, values, req.metadata)
-            quotas.add_usage(conn, ctx.project_id, {"volumes": 1, "gigabytes": req.size})
+            quotas.add_usage(conn, ctx.project_id, quota.volume_deltas(size, volume_type.name))
+            if idempotency_key:
+                idempotency.remember(conn, ctx.project_id, "volume", idempotency_key, volume_id)
+        request_spec: dict[str, Any] = {"availability_zones": zones}
+        if origin is not None and origin.host:
+            # A copy is made where its source lives (Cinder's snapshot_same_host).
+            request_spec["resource_backend"] = origin.host.split("#", 1)[0]
         cast_or_defer(
             self.bus,
             SCHEDULER_TOPIC,
             "create_volume",
-            {"volume_id": volume_id, "request_spec": {"availability_zones": zones}},
+            {"volume_id": volume_id, "request_spec": request_spec},
         )
         return Volume(
             id=volume_id,
             project_id=ctx.project_id,
             user_id=ctx.user_id,
-            size=req.size,
+            size=size,
             status=statuses.CREATING,
             created_at=stamp,
             name=req.name,
@@ -152,6 +240,8 @@ class VolumeAPI:
             availability_zone=zones[0],
             volume_type_id=volume_type.id,
             volume_type_name=volume_type.name,
+            snapshot_id=values["snapshot_id"],  # type: ignore[arg-type]
+            source_volid=values["source_volid"],  # type: ignore[arg-type]
             multiattach=bool(values["multiattach"]),
             metadata=dict(req.metadata),
         )
@@ -178,13 +268,35 @@ class VolumeAPI:
         return updated
 
     def delete(self, ctx: RequestContext, volume_id: str, *, cascade: bool, force: bool) -> None:
+        """Mark the volume ``deleting`` and cast; its snapshots go too only with ``cascade``.
+
+        A volume that copies are being made from is busy (Cinder's per-source lock), and one
+        with snapshots keeps them safe unless the caller asks for the cascade.
+        """
         with self.db.write() as conn:
             volume = volumes.get(conn, volume_id, None if ctx.is_admin else ctx.project_id)
+            if volumes.being_created_from(conn, volume_id):
+                raise InvalidVolume(f"Volume {volume_id} is busy: a copy of it is being made.")
+            own_snapshots = snapshots.of_volume(conn, volume_id)
+            if own_snapshots and not cascade:
+                raise InvalidVolume(
+                    "Volume status must be available or error or error_restoring or "
+                    "error_extending or error_managing and must not be migrating, attached, "
+                    "belong to a group, have snapshots or be disassociated from snapshots "
+                    f"after volume transfer. (volume {volume_id} has snapshots)"
+                )
+            deletable_snapshots = {statuses.AVAILABLE, statuses.ERROR}
+            if any(s.status not in deletable_snapshots for s in own_snapshots):
+                raise InvalidVolume("Snapshot(s) of the volume must be available or error.")
+            if any(volumes.being_created_from(conn, s.id) for s in own_snapshots):
+                raise InvalidVolume(f"A volume is being created from a snapshot of {volume_id}.")
             if volume.host is None and volume.status in (statuses.ERROR, statuses.AVAILABLE):
                 # Never placed on a backend: nothing to remove but the record.
                 volumes.remove(conn, volume_id)
                 quotas.add_usage(
-                    conn, volume.project_id, {"volumes": -1, "gigabytes": -volume.size}
+                    conn,
+                    volume.project_id,
+                    quota.volume_deltas(volume.size, volume.volume_type_name, count=-1),
                 )
                 self._notify_local_delete(volume)
                 return
@@ -200,6 +312,8 @@ class VolumeAPI:
                     f"belong to a group, have snapshots or be disassociated from snapshots "
                     f"after volume transfer. (status is {volume.status})"
                 )
+            for snapshot in own_snapshots:
+                snapshots.update(conn, snapshot.id, {"status": statuses.DELETING})
         assert volume.host is not None
         cast_or_defer(self.bus, volume_topic(volume.host.split("#", 1)[0]), "delete_volume",
                       {"volume_id": volume_id})  # fmt: skip

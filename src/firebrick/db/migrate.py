@@ -14,13 +14,12 @@ from alembic import command
 from alembic.config import Config
 from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
-from sqlalchemy import Connection, create_engine, inspect, text
+from sqlalchemy import Connection, create_engine, text
 from sqlalchemy.pool import NullPool
 
 from firebrick.db.engine import Database
 
 MIGRATIONS = Path(__file__).parent / "migrations"
-INITIAL_REVISION = "0001"
 # pg_advisory_xact_lock(classid, objid): the class is ours ("FBrk"), the object the lock.
 LOCK_CLASS = 0x4642726B
 _MIGRATION_LOCK = 1
@@ -40,13 +39,6 @@ def head() -> str:
     return revision
 
 
-def _adopt_unversioned(conn: Connection) -> None:
-    """A database made by ``metadata.create_all`` before migrations existed is revision 0001."""
-    inspector = inspect(conn)
-    if not inspector.has_table("alembic_version") and inspector.has_table("volumes"):
-        command.stamp(config(conn), INITIAL_REVISION)
-
-
 def upgrade(url: str, revision: str = "head") -> None:
     """Bring the database at ``url`` to ``revision``; safe to run concurrently, idempotent."""
     db = Database(url)
@@ -57,7 +49,6 @@ def upgrade(url: str, revision: str = "head") -> None:
                     text("SELECT pg_advisory_xact_lock(:cls, :obj)"),
                     {"cls": LOCK_CLASS, "obj": _MIGRATION_LOCK},
                 )
-            _adopt_unversioned(conn)
             command.upgrade(config(conn), revision)
     finally:
         db.dispose()

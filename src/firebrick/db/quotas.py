@@ -1,20 +1,42 @@
-"""Quota limits and usage, kept exact by changing usage in the resource's own transaction."""
+"""Quota limits and usage, kept exact by changing usage in the resource's own transaction.
+
+Limits live in ``quotas``: a project's own rows under its id, a quota class's rows under
+``__class__<name>`` (project ids never start with ``__``; the prefix is refused as a
+project). A project's limit is its own row, else the ``default`` class's, else config.
+Usage is only ``in_use``: nothing is ever reserved ahead of the transaction that
+creates or removes the resource.
+"""
 
 from __future__ import annotations
 
 from collections.abc import Mapping
 
-from sqlalchemy import Connection, String, bindparam, func, select, update
+from sqlalchemy import Connection, String, bindparam, delete, func, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.sql.dml import Insert
 
 from firebrick.db.schema import quota_usages, quotas
+from firebrick.domain.errors import InvalidInput
 
 # pg_advisory_xact_lock(classid, objid) class of the per-project quota locks ("FBqu").
 QUOTA_LOCK_CLASS = 0x46427175
 
+CLASS_PREFIX = "__class__"
+DEFAULT_CLASS = "default"
+
 _LIMITS = select(quotas.c.resource, quotas.c.hard_limit).where(
     quotas.c.project_id == bindparam("project")
+)
+_DELETE_LIMITS = delete(quotas).where(quotas.c.project_id == bindparam("project"))
+_DROP_LIMIT = delete(quotas).where(quotas.c.resource == bindparam("new"))
+_DROP_USAGE = delete(quota_usages).where(quota_usages.c.resource == bindparam("new"))
+_RENAME_LIMIT = (
+    update(quotas).where(quotas.c.resource == bindparam("old")).values(resource=bindparam("new"))
+)
+_RENAME_USAGE = (
+    update(quota_usages)
+    .where(quota_usages.c.resource == bindparam("old"))
+    .values(resource=bindparam("new"))
 )
 _USAGE = select(quota_usages.c.resource, quota_usages.c.in_use).where(
     quota_usages.c.project_id == bindparam("project")
@@ -50,14 +72,91 @@ def _create(dialect: str) -> Insert:
     )
 
 
+def _set_limit(dialect: str) -> Insert:
+    insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
+    return (
+        insert(quotas)
+        .values(
+            project_id=bindparam("project"),
+            resource=bindparam("res"),
+            hard_limit=bindparam("limit"),
+        )
+        .on_conflict_do_update(
+            index_elements=[quotas.c.project_id, quotas.c.resource],
+            set_={"hard_limit": bindparam("limit")},
+        )
+    )
+
+
 _CREATE: dict[str, Insert] = {"postgresql": _create("postgresql"), "sqlite": _create("sqlite")}
+_SET_LIMIT: dict[str, Insert] = {
+    "postgresql": _set_limit("postgresql"),
+    "sqlite": _set_limit("sqlite"),
+}
+
+
+def _class_key(class_name: str) -> str:
+    return f"{CLASS_PREFIX}{class_name}"
+
+
+def _own_limits(conn: Connection, key: str) -> dict[str, int]:
+    return {resource: limit for resource, limit in conn.execute(_LIMITS, {"project": key})}
+
+
+def _project_key(project_id: str) -> str:
+    if project_id.startswith(CLASS_PREFIX):
+        raise InvalidInput(f"Project id {project_id} is reserved for quota classes.")
+    return project_id
 
 
 def limits(conn: Connection, project_id: str, defaults: Mapping[str, int]) -> dict[str, int]:
-    found = dict(defaults)
-    for resource, hard_limit in conn.execute(_LIMITS, {"project": project_id}):
-        found[resource] = hard_limit
+    """A project's limits: ``defaults``, overridden by the default class, then its own."""
+    found = class_limits(conn, DEFAULT_CLASS, defaults)
+    found.update(_own_limits(conn, _project_key(project_id)))
     return found
+
+
+def class_limits(conn: Connection, class_name: str, defaults: Mapping[str, int]) -> dict[str, int]:
+    """A quota class's limits: ``defaults``, overridden by the default class, then its own."""
+    found = dict(defaults)
+    found.update(_own_limits(conn, _class_key(DEFAULT_CLASS)))
+    if class_name != DEFAULT_CLASS:
+        found.update(_own_limits(conn, _class_key(class_name)))
+    return found
+
+
+def _set(conn: Connection, key: str, new_limits: Mapping[str, int]) -> None:
+    statement = _SET_LIMIT[conn.dialect.name]
+    for resource, limit in new_limits.items():
+        conn.execute(statement, {"project": key, "res": resource, "limit": limit})
+
+
+def set_limits(conn: Connection, project_id: str, new_limits: Mapping[str, int]) -> None:
+    """Give the project its own limit for each resource in ``new_limits``."""
+    _set(conn, _project_key(project_id), new_limits)
+
+
+def set_class_limits(conn: Connection, class_name: str, new_limits: Mapping[str, int]) -> None:
+    _set(conn, _class_key(class_name), new_limits)
+
+
+def delete_limits(conn: Connection, project_id: str) -> None:
+    """Drop the project's own limits (back to the defaults); its usage stays."""
+    conn.execute(_DELETE_LIMITS, {"project": _project_key(project_id)})
+
+
+def rename_type(conn: Connection, old_name: str, new_name: str) -> None:
+    """Carry every project's per-type limits and usage over to a renamed volume type.
+
+    Rows already under the new name can only be left from a deleted type of that name
+    (names are unique among live types); they are dropped first.
+    """
+    for prefix in ("volumes_", "snapshots_", "gigabytes_"):
+        params = {"old": prefix + old_name, "new": prefix + new_name}
+        conn.execute(_DROP_LIMIT, params)
+        conn.execute(_DROP_USAGE, params)
+        conn.execute(_RENAME_LIMIT, params)
+        conn.execute(_RENAME_USAGE, params)
 
 
 def usage(conn: Connection, project_id: str, *, lock: bool = False) -> dict[str, int]:

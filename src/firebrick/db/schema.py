@@ -16,6 +16,7 @@ from sqlalchemy import (
     Table,
     Text,
     UniqueConstraint,
+    false,
 )
 
 metadata = MetaData()
@@ -64,6 +65,8 @@ volumes = Table(
     # Recovery journal: the last step of the volume's running flow, written in the same
     # transaction as the state change that step makes.
     Column("task_state", String(64)),
+    Column("previous_status", String(32)),  # what an action (extend, ...) returns to
+    Column("readonly", Boolean, nullable=False, default=False, server_default=false()),
     Column("scheduling_attempts", Integer, nullable=False, default=0),
     Column("created_at", DateTime, nullable=False),
     Column("updated_at", DateTime),
@@ -83,6 +86,46 @@ volume_metadata = Table(
     Column("value", String(255), nullable=False),
     Index("ix_volume_metadata_kv", "key", "value"),
 )  # fmt: skip
+
+snapshots = Table(
+    "snapshots",
+    metadata,
+    Column("id", String(36), primary_key=True),
+    Column("volume_id", String(36), ForeignKey("volumes.id"), nullable=False),
+    Column("project_id", String(255), nullable=False),
+    Column("user_id", String(255), nullable=False),
+    Column("display_name", String(255)),
+    Column("display_description", String(255)),
+    Column("volume_size", Integer, nullable=False),
+    Column("status", String(32), nullable=False),
+    Column("progress", String(32), nullable=False, default="0%"),
+    Column("provider_location", String(255)),
+    Column("created_at", DateTime, nullable=False),
+    Column("updated_at", DateTime),
+    Index("ix_snapshots_volume", "volume_id"),
+    Index("ix_snapshots_project_created", "project_id", "created_at"),
+)
+
+snapshot_metadata = Table(
+    "snapshot_metadata",
+    metadata,
+    Column("snapshot_id", String(36), ForeignKey("snapshots.id", ondelete="CASCADE"),
+           primary_key=True),
+    Column("key", String(255), primary_key=True),
+    Column("value", String(255), nullable=False),
+)  # fmt: skip
+
+# A client's Idempotency-Key on a create, per project: a retried request gets the
+# resource the first one made (EBS's ClientToken semantics).
+idempotency_keys = Table(
+    "idempotency_keys",
+    metadata,
+    Column("project_id", String(255), primary_key=True),
+    Column("resource_type", String(32), primary_key=True),
+    Column("key", String(255), primary_key=True),
+    Column("resource_id", String(36), nullable=False),
+    Column("created_at", DateTime, nullable=False),
+)
 
 services = Table(
     "services",

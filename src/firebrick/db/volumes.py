@@ -90,6 +90,8 @@ def _to_volume(row: Row[Any], metadata: dict[str, str]) -> Volume:
         updated_at=m["updated_at"],
         launched_at=m["launched_at"],
         metadata=metadata,
+        readonly=m["readonly"],
+        previous_status=m["previous_status"],
     )
 
 
@@ -379,3 +381,26 @@ def summary(conn: Connection, project_id: str) -> tuple[int, int, dict[str, list
     for key, value in conn.execute(query):
         metadata.setdefault(key, []).append(value)
     return int(count_), int(size or 0), metadata
+
+
+def delete_metadata_key(conn: Connection, volume_id: str, key: str) -> bool:
+    result = conn.execute(
+        delete(volume_metadata).where(
+            volume_metadata.c.volume_id == volume_id, volume_metadata.c.key == key
+        )
+    )
+    return result.rowcount > 0
+
+
+_CREATING_FROM = select(volumes.c.id).where(
+    volumes.c.status == "creating",
+    or_(
+        volumes.c.source_volid == bindparam("source"),
+        volumes.c.snapshot_id == bindparam("source"),
+    ),
+)
+
+
+def being_created_from(conn: Connection, source_id: str) -> list[str]:
+    """Volumes still being created from this volume or snapshot (they hold it busy)."""
+    return [r.id for r in conn.execute(_CREATING_FROM, {"source": source_id})]

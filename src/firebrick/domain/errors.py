@@ -29,6 +29,11 @@ class InvalidVolume(Invalid):
         super().__init__(f"Invalid volume: {reason}")
 
 
+class InvalidSnapshot(Invalid):
+    def __init__(self, reason: str) -> None:
+        super().__init__(f"Invalid snapshot: {reason}")
+
+
 class InvalidAvailabilityZone(Invalid):
     def __init__(self, az: str) -> None:
         super().__init__(f"Availability zone '{az}' is invalid.")

@@ -32,6 +32,8 @@ class Volume:
     updated_at: datetime | None = None
     launched_at: datetime | None = None
     metadata: dict[str, str] = field(default_factory=dict)
+    readonly: bool = False
+    previous_status: str | None = None
 
 
 @dataclass
@@ -94,3 +96,20 @@ class RetryInfo:
     num_attempts: int = 0
     backends: list[str] = field(default_factory=list)
     last_error: str | None = None
+
+
+@dataclass
+class Snapshot:
+    id: str
+    volume_id: str
+    project_id: str
+    user_id: str
+    volume_size: int
+    status: str
+    created_at: datetime
+    name: str | None = None
+    description: str | None = None
+    progress: str = "0%"
+    provider_location: str | None = None
+    updated_at: datetime | None = None
+    metadata: dict[str, str] = field(default_factory=dict)

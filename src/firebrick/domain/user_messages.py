@@ -16,7 +16,10 @@ DETAILS = {
     "002": "Driver is not initialized at present.",
     "003": "Could not find any available weighted backend.",
     "006": "Not enough quota resource for operation.",
+    "010": "Volume Driver failed to extend volume.",
     "012": "Driver failed to create the volume.",
+    "013": "Snapshot failed to create.",
+    "014": "Snapshot failed to delete.",
 }
 
 

@@ -9,17 +9,19 @@ from typing import Any
 from taskflow import engines
 from taskflow.persistence import models
 
-from firebrick.db import quotas, recovery, services, volumes
+from firebrick.db import quotas, recovery, services, snapshots, volumes
 from firebrick.db.engine import Database
-from firebrick.domain import statuses
+from firebrick.domain import quota, statuses
 from firebrick.domain.errors import VolumeNotFound
 from firebrick.domain.model import Volume
 from firebrick.notifier import Notifier, volume_usage
 from firebrick.rpc.bus import SCHEDULER_TOPIC, Bus, cast_or_defer, volume_topic
 from firebrick.volume.drivers.base import VolumeDriver
+from firebrick.volume.extend import ExtendWorker
 from firebrick.volume.flow_log import FlowLogger
 from firebrick.volume.flows import create_volume
 from firebrick.volume.flows.storage import PassThroughBackend
+from firebrick.volume.snapshots import SnapshotWorker
 
 LOG = logging.getLogger("firebrick.volume")
 
@@ -57,6 +59,8 @@ class VolumeManager:
         # Tasks are stateless, so one flow serves every run; the engine holds the state.
         self._create_flow = create_volume.get_flow(self.ports)
         self._flow_storage = PassThroughBackend()
+        self.snapshots = SnapshotWorker(db, driver, notifier, backend)
+        self.extender = ExtendWorker(db, driver, notifier, backend)
         self._stop = threading.Event()
         self._reporter: threading.Thread | None = None
 
@@ -156,6 +160,12 @@ class VolumeManager:
             self.create_volume(payload)
         elif method == "delete_volume":
             self.delete_volume(payload["volume_id"])
+        elif method == "create_snapshot":
+            self.snapshots.create(payload["snapshot_id"])
+        elif method == "delete_snapshot":
+            self.snapshots.delete(payload["snapshot_id"])
+        elif method == "extend_volume":
+            self.extender.extend(payload["volume_id"], int(payload["new_size"]))
         else:
             LOG.error("Backend %s: unknown request %s", self.backend, method)
 
@@ -204,6 +214,12 @@ class VolumeManager:
             volume = volumes.find(conn, volume_id)
         if volume is None or volume.status != statuses.DELETING:
             return
+        with self.db.read() as conn:
+            cascade = [s.id for s in snapshots.of_volume(conn, volume_id)]
+        if not all(self.snapshots.delete(snapshot_id) for snapshot_id in cascade):
+            with self.db.write() as conn:
+                volumes.update(conn, volume_id, {"status": statuses.ERROR_DELETING})
+            return
         self.notifier.emit(f"volume.{self.backend}", "volume.delete.start", volume_usage(volume))
         try:
             self.driver.delete_volume(volume)
@@ -214,7 +230,11 @@ class VolumeManager:
             return
         with self.db.write() as conn:
             volumes.remove(conn, volume_id)
-            quotas.add_usage(conn, volume.project_id, {"volumes": -1, "gigabytes": -volume.size})
+            quotas.add_usage(
+                conn,
+                volume.project_id,
+                quota.volume_deltas(volume.size, volume.volume_type_name, count=-1),
+            )
             if volume.host:
                 services.add_allocation(conn, volume.host, -volume.size)
         LOG.info("Volume %s: deleted from %s", volume_id, self.backend)

@@ -11,10 +11,12 @@ from firebrick.api import listing, validation
 from firebrick.api.deps import Call, CallDep, JsonBody
 from firebrick.api.microversion import APIVersion
 from firebrick.api.views import volumes as views
+from firebrick.api.volume_actions import VolumeActions
 from firebrick.api.volume_api import VolumeAPI
 from firebrick.config import parse_bool
 from firebrick.db import volumes as volumes_db
-from firebrick.domain.errors import Invalid, VolumeNotFound
+from firebrick.domain.errors import Invalid, NotFound, VolumeNotFound
+from firebrick.policy import authorize
 
 router = APIRouter()
 
@@ -83,7 +85,7 @@ async def volumes_summary(request: Request, c: CallDep) -> JSONResponse:
 @router.post("/volumes", status_code=202)
 async def create_volume(request: Request, c: CallDep, payload: JsonBody) -> JSONResponse:
     req = validation.parse_volume_create(payload, c.version)
-    volume = _api(request).create(c.ctx, req)
+    volume = _api(request).create(c.ctx, req, request.headers.get("idempotency-key"))
     return JSONResponse({
         "volume": views.detail(
             volume, version=c.version, base_url=c.base_url, project_in_url=c.project_in_url,
@@ -137,6 +139,87 @@ async def delete_volume(volume_id: str, request: Request, c: CallDep) -> Respons
 async def volume_action(
     volume_id: str, request: Request, c: CallDep, payload: JsonBody
 ) -> Response:
-    _api(request).get(c.ctx, volume_id)
-    name = next(iter(payload), "") if isinstance(payload, dict) else ""
-    raise Invalid(f"There is no such action: {name}")
+    if not isinstance(payload, dict) or len(payload) != 1:
+        raise Invalid("Malformed request body")
+    ((name, body),) = payload.items()
+    actions: VolumeActions = request.app.state.volume_actions
+    if name == "os-extend":
+        actions.extend(c.ctx, volume_id, body, c.version)
+    elif name == "os-retype":
+        actions.retype(c.ctx, volume_id, body)
+    elif name == "os-set_bootable":
+        actions.set_bootable(c.ctx, volume_id, body)
+        return Response(status_code=200)
+    elif name == "os-update_readonly_flag":
+        actions.set_readonly(c.ctx, volume_id, body)
+    elif name == "os-reset_status":
+        authorize(c.ctx, "volume_extension:volume_admin_actions:reset_status")
+        actions.reset_status(c.ctx, volume_id, body)
+    elif name == "os-force_delete":
+        authorize(c.ctx, "volume_extension:volume_admin_actions:force_delete")
+        _api(request).delete(c.ctx, volume_id, cascade=False, force=True)
+    else:
+        _api(request).get(c.ctx, volume_id)
+        raise Invalid(f"There is no such action: {name}")
+    return Response(status_code=202)
+
+
+# Metadata -------------------------------------------------------------------------------
+
+
+def _write_metadata(
+    request: Request, c: Call, volume_id: str, items: dict[str, str], *, replace: bool
+) -> dict[str, str]:
+    api = _api(request)
+    with api.db.write() as conn:
+        volumes_db.get(conn, volume_id, None if c.ctx.is_admin else c.ctx.project_id)
+        volumes_db.set_metadata(conn, volume_id, items, replace=replace)
+        return volumes_db.get(conn, volume_id).metadata
+
+
+@router.get("/volumes/{volume_id}/metadata")
+async def get_metadata(volume_id: str, request: Request, c: CallDep) -> JSONResponse:
+    return JSONResponse({"metadata": _api(request).get(c.ctx, volume_id).metadata})
+
+
+@router.post("/volumes/{volume_id}/metadata")
+async def merge_metadata(
+    volume_id: str, request: Request, c: CallDep, payload: JsonBody
+) -> JSONResponse:
+    items = validation.parse_metadata(payload)
+    return JSONResponse({"metadata": _write_metadata(request, c, volume_id, items, replace=False)})
+
+
+@router.put("/volumes/{volume_id}/metadata")
+async def replace_metadata(
+    volume_id: str, request: Request, c: CallDep, payload: JsonBody
+) -> JSONResponse:
+    items = validation.parse_metadata(payload)
+    return JSONResponse({"metadata": _write_metadata(request, c, volume_id, items, replace=True)})
+
+
+@router.get("/volumes/{volume_id}/metadata/{key}")
+async def get_meta(volume_id: str, key: str, request: Request, c: CallDep) -> JSONResponse:
+    metadata = _api(request).get(c.ctx, volume_id).metadata
+    if key not in metadata:
+        raise NotFound(f"Metadata item was not found for volume {volume_id} key {key}.")
+    return JSONResponse({"meta": {key: metadata[key]}})
+
+
+@router.put("/volumes/{volume_id}/metadata/{key}")
+async def set_meta(
+    volume_id: str, key: str, request: Request, c: CallDep, payload: JsonBody
+) -> JSONResponse:
+    item = validation.parse_meta_item(payload, key)
+    _write_metadata(request, c, volume_id, item, replace=False)
+    return JSONResponse({"meta": item})
+
+
+@router.delete("/volumes/{volume_id}/metadata/{key}")
+async def delete_meta(volume_id: str, key: str, request: Request, c: CallDep) -> Response:
+    api = _api(request)
+    with api.db.write() as conn:
+        volumes_db.get(conn, volume_id, None if c.ctx.is_admin else c.ctx.project_id)
+        if not volumes_db.delete_metadata_key(conn, volume_id, key):
+            raise NotFound(f"Metadata item was not found for volume {volume_id} key {key}.")
+    return Response(status_code=200)

@@ -2,21 +2,33 @@ from __future__ import annotations
 
 from typing import Any
 
-from firebrick.domain.errors import DriverError
+from firebrick.db import snapshots, volumes
 from firebrick.domain.model import Volume
 from firebrick.volume.flows.create_volume.base import CinderTask
 
 
 class CreateVolumeFromSpecTask(CinderTask):
-    """Creates the volume's storage through the backend's driver, by the kind of spec.
+    """Creates the volume's storage through the backend's driver, by the kind of spec:
+    empty (``raw``), from a snapshot (``snap``) or a copy of another volume (``source_vol``).
 
     Reversion strategy: none of its own; OnFailureRescheduleTask removes what was created.
+    A source that is gone raises NotFound, which rescheduling cannot fix.
     """
 
     default_provides = "model_update"
 
     def execute(self, volume: Volume, volume_spec: dict[str, Any]) -> dict[str, Any]:
         kind = volume_spec["type"]
-        if kind != "raw":
-            raise DriverError(f"Creating a volume from a {kind} source is not supported yet.")
-        return self.ports.driver.create_volume(volume) or {}
+        driver = self.ports.driver
+        if kind == "snap":
+            with self.ports.db.read() as conn:
+                snapshot = snapshots.get(conn, volume_spec["snapshot_id"])
+                parent = volumes.find(conn, snapshot.volume_id)
+            update = driver.create_volume_from_snapshot(volume, snapshot) or {}
+            return {**update, "bootable": bool(parent and parent.bootable)}
+        if kind == "source_vol":
+            with self.ports.db.read() as conn:
+                source = volumes.get(conn, volume_spec["source_volid"])
+            update = driver.create_cloned_volume(volume, source) or {}
+            return {**update, "bootable": source.bootable}
+        return driver.create_volume(volume) or {}

@@ -26,6 +26,8 @@ class CreateVolumeOnFinishTask(CinderTask):
             "task_state": None,
             "provider_location": model_update.get("provider_location"),
         }
+        if "bootable" in model_update:
+            values["bootable"] = bool(model_update["bootable"])
         with self.ports.db.write() as conn:
             done = volumes.update(
                 conn, volume.id, values,
@@ -33,7 +35,13 @@ class CreateVolumeOnFinishTask(CinderTask):
             )  # fmt: skip
         if not done:
             raise VolumeNotFound(volume.id)
-        finished = replace(volume, status=statuses.AVAILABLE, launched_at=stamp, updated_at=stamp)
+        finished = replace(
+            volume,
+            status=statuses.AVAILABLE,
+            launched_at=stamp,
+            updated_at=stamp,
+            bootable=bool(values.get("bootable", volume.bootable)),
+        )
         self.ports.notifier.emit(
             f"volume.{volume.host}", "volume.create.end", volume_usage(finished)
         )

@@ -1,0 +1,172 @@
+"""``/snapshots``: create, list, show, update, delete, metadata and admin actions."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter, Request, Response
+from fastapi.responses import JSONResponse
+
+from firebrick.api import listing, validation
+from firebrick.api.deps import Call, CallDep, JsonBody
+from firebrick.api.snapshot_api import SnapshotAPI
+from firebrick.api.views import snapshots as views
+from firebrick.api.views.volumes import list_body
+from firebrick.db import snapshots as snapshots_db
+from firebrick.domain.errors import Invalid, NotFound
+from firebrick.policy import authorize
+
+router = APIRouter()
+
+IDEMPOTENCY_HEADER = "idempotency-key"
+
+
+def _api(request: Request) -> SnapshotAPI:
+    api: SnapshotAPI = request.app.state.snapshot_api
+    return api
+
+
+def _list(request: Request, c: Call, *, detailed: bool) -> JSONResponse:
+    params = dict(request.query_params)
+    volume_id = params.pop("volume_id", None)
+    query = listing.parse_list_query(
+        params, c.version, c.ctx.is_admin, max_limit=request.app.state.max_limit
+    )
+    if volume_id is not None:
+        query.filters["volume_id"] = volume_id
+    found, count = _api(request).list_snapshots(c.ctx, query)
+    items = [views.snapshot(s, version=c.version, extended=detailed) for s in found]
+    next_url = None
+    if listing.needs_next_link(query.limit, len(found), count):
+        next_url = listing.next_link(
+            c.base_url + request.url.path, dict(request.query_params), found[-1].id
+        )
+    return JSONResponse(list_body(items, next_marker_url=next_url, count=count, key="snapshots"))
+
+
+@router.get("/snapshots")
+async def list_snapshots(request: Request, c: CallDep) -> JSONResponse:
+    return _list(request, c, detailed=False)
+
+
+@router.get("/snapshots/detail")
+async def list_snapshots_detail(request: Request, c: CallDep) -> JSONResponse:
+    return _list(request, c, detailed=True)
+
+
+@router.post("/snapshots", status_code=202)
+async def create_snapshot(request: Request, c: CallDep, payload: JsonBody) -> JSONResponse:
+    req = validation.parse_snapshot_create(payload, c.version)
+    key = request.headers.get(IDEMPOTENCY_HEADER)
+    snapshot = _api(request).create(c.ctx, req, c.version, key)
+    return JSONResponse(
+        {"snapshot": views.snapshot(snapshot, version=c.version, extended=False)}, status_code=202
+    )
+
+
+@router.get("/snapshots/{snapshot_id}")
+async def show_snapshot(snapshot_id: str, request: Request, c: CallDep) -> JSONResponse:
+    snapshot = _api(request).get(c.ctx, snapshot_id)
+    return JSONResponse({"snapshot": views.snapshot(snapshot, version=c.version, extended=True)})
+
+
+@router.put("/snapshots/{snapshot_id}")
+async def update_snapshot(
+    snapshot_id: str, request: Request, c: CallDep, payload: JsonBody
+) -> JSONResponse:
+    req = validation.parse_snapshot_update(payload)
+    snapshot = _api(request).update(c.ctx, snapshot_id, req)
+    return JSONResponse({"snapshot": views.snapshot(snapshot, version=c.version, extended=False)})
+
+
+@router.delete("/snapshots/{snapshot_id}", status_code=202)
+async def delete_snapshot(snapshot_id: str, request: Request, c: CallDep) -> Response:
+    _api(request).delete(c.ctx, snapshot_id)
+    return Response(status_code=202)
+
+
+@router.post("/snapshots/{snapshot_id}/action")
+async def snapshot_action(
+    snapshot_id: str, request: Request, c: CallDep, payload: JsonBody
+) -> Response:
+    if not isinstance(payload, dict) or len(payload) != 1:
+        raise Invalid("Malformed request body")
+    ((name, body),) = payload.items()
+    api = _api(request)
+    if name == "os-reset_status":
+        authorize(c.ctx, "volume_extension:snapshot_admin_actions:reset_status")
+        status = body.get("status") if isinstance(body, dict) else None
+        if not isinstance(status, str):
+            raise Invalid("Must specify 'status'")
+        api.reset_status(c.ctx, snapshot_id, status)
+    elif name == "os-force_delete":
+        authorize(c.ctx, "volume_extension:snapshot_admin_actions:force_delete")
+        api.delete(c.ctx, snapshot_id, force=True)
+    else:
+        api.get(c.ctx, snapshot_id)
+        raise Invalid(f"There is no such action: {name}")
+    return Response(status_code=202)
+
+
+# Metadata -------------------------------------------------------------------------------
+
+
+def _metadata(request: Request, c: Call, snapshot_id: str) -> dict[str, str]:
+    return dict(_api(request).get(c.ctx, snapshot_id).metadata)
+
+
+def _write_metadata(request: Request, c: Call, snapshot_id: str, items: dict[str, str],
+                    *, replace: bool) -> dict[str, str]:  # fmt: skip
+    api = _api(request)
+    api.get(c.ctx, snapshot_id)
+    with api.db.write() as conn:
+        snapshots_db.set_metadata(conn, snapshot_id, items, replace=replace)
+    return _metadata(request, c, snapshot_id)
+
+
+@router.get("/snapshots/{snapshot_id}/metadata")
+async def get_metadata(snapshot_id: str, request: Request, c: CallDep) -> JSONResponse:
+    return JSONResponse({"metadata": _metadata(request, c, snapshot_id)})
+
+
+@router.post("/snapshots/{snapshot_id}/metadata")
+async def merge_metadata(
+    snapshot_id: str, request: Request, c: CallDep, payload: JsonBody
+) -> JSONResponse:
+    items = validation.parse_metadata(payload)
+    return JSONResponse(
+        {"metadata": _write_metadata(request, c, snapshot_id, items, replace=False)}
+    )
+
+
+@router.put("/snapshots/{snapshot_id}/metadata")
+async def replace_metadata(
+    snapshot_id: str, request: Request, c: CallDep, payload: JsonBody
+) -> JSONResponse:
+    items = validation.parse_metadata(payload)
+    return JSONResponse({"metadata": _write_metadata(request, c, snapshot_id, items, replace=True)})
+
+
+@router.get("/snapshots/{snapshot_id}/metadata/{key}")
+async def get_meta(snapshot_id: str, key: str, request: Request, c: CallDep) -> JSONResponse:
+    metadata = _metadata(request, c, snapshot_id)
+    if key not in metadata:
+        raise NotFound(f"Metadata item was not found for snapshot {snapshot_id} key {key}.")
+    return JSONResponse({"meta": {key: metadata[key]}})
+
+
+@router.put("/snapshots/{snapshot_id}/metadata/{key}")
+async def set_meta(
+    snapshot_id: str, key: str, request: Request, c: CallDep, payload: JsonBody
+) -> JSONResponse:
+    item = validation.parse_meta_item(payload, key)
+    _write_metadata(request, c, snapshot_id, item, replace=False)
+    return JSONResponse({"meta": item})
+
+
+@router.delete("/snapshots/{snapshot_id}/metadata/{key}")
+async def delete_meta(snapshot_id: str, key: str, request: Request, c: CallDep) -> Response:
+    api = _api(request)
+    api.get(c.ctx, snapshot_id)
+    with api.db.write() as conn:
+        if not snapshots_db.delete_metadata_key(conn, snapshot_id, key):
+            raise NotFound(f"Metadata item was not found for snapshot {snapshot_id} key {key}.")
+    return Response(status_code=200)

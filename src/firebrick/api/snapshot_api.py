@@ -1,0 +1,176 @@
+"""The api role's side of snapshots: validate, record, hand over to the volume's backend."""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass
+
+from sqlalchemy.exc import IntegrityError
+
+from firebrick.api.listing import ListQuery
+from firebrick.api.microversion import APIVersion
+from firebrick.api.validation import SnapshotCreateRequest, VolumeUpdateRequest
+from firebrick.config import QuotaDefaults
+from firebrick.context import RequestContext
+from firebrick.db import idempotency, quotas, services, snapshots, volumes
+from firebrick.db.engine import Database
+from firebrick.domain import quota, statuses
+from firebrick.domain.errors import InvalidInput, InvalidSnapshot, InvalidVolume, VolumeNotFound
+from firebrick.domain.model import Snapshot
+from firebrick.notifier import Notifier, snapshot_usage
+from firebrick.rpc.bus import Bus, cast_or_defer, volume_topic
+
+SNAPSHOT_IN_USE = APIVersion(3, 66)
+
+
+@dataclass
+class SnapshotAPI:
+    db: Database
+    bus: Bus
+    notifier: Notifier
+    host: str
+    quota_defaults: QuotaDefaults
+
+    def _project(self, ctx: RequestContext) -> str | None:
+        return None if ctx.is_admin else ctx.project_id
+
+    def get(self, ctx: RequestContext, snapshot_id: str) -> Snapshot:
+        with self.db.read() as conn:
+            return snapshots.get(conn, snapshot_id, self._project(ctx))
+
+    def list_snapshots(
+        self, ctx: RequestContext, query: ListQuery
+    ) -> tuple[list[Snapshot], int | None]:
+        project = None if (ctx.is_admin and query.all_tenants) else ctx.project_id
+        with self.db.read() as conn:
+            found = snapshots.list_snapshots(
+                conn, project_id=project, filters=query.filters, sort=query.sort,
+                limit=query.limit, marker=query.marker, offset=query.offset,
+            )  # fmt: skip
+            total = (
+                snapshots.count(conn, project_id=project, filters=query.filters)
+                if query.with_count
+                else None
+            )
+        return found, total
+
+    def create(
+        self,
+        ctx: RequestContext,
+        req: SnapshotCreateRequest,
+        version: APIVersion,
+        idempotency_key: str | None = None,
+    ) -> Snapshot:
+        try:
+            return self._create(ctx, req, version, idempotency_key)
+        except IntegrityError:
+            if idempotency_key is None:
+                raise
+            with self.db.read() as conn:
+                existing = idempotency.lookup(conn, ctx.project_id, "snapshot", idempotency_key)
+                if existing is None:
+                    raise
+                return snapshots.get(conn, existing)
+
+    def _create(
+        self,
+        ctx: RequestContext,
+        req: SnapshotCreateRequest,
+        version: APIVersion,
+        idempotency_key: str | None,
+    ) -> Snapshot:
+        if req.volume_id is None:
+            raise VolumeNotFound("None")
+        snapshot_id = str(uuid.uuid4())
+        stamp = volumes.now()
+        with self.db.write() as conn:
+            if idempotency_key:
+                existing = idempotency.lookup(conn, ctx.project_id, "snapshot", idempotency_key)
+                if existing is not None:
+                    return snapshots.get(conn, existing)
+            volume = volumes.get(conn, req.volume_id, self._project(ctx))
+            if version >= SNAPSHOT_IN_USE and req.force is False:
+                raise InvalidInput(
+                    "The 'force' flag is not supported from microversion 3.66 on: "
+                    "snapshots of in-use volumes need no force."
+                )
+            allowed = {statuses.AVAILABLE}
+            if req.force or version >= SNAPSHOT_IN_USE:
+                allowed.add(statuses.IN_USE)
+            if volume.status not in allowed:
+                raise InvalidVolume(
+                    f"Volume {volume.id} status must be available, but current status is: "
+                    f"{volume.status}."
+                )
+            if volume.host is None:
+                raise InvalidVolume(f"Volume {volume.id} is not placed on a backend yet.")
+            limits = quotas.limits(conn, ctx.project_id, quota.defaults_dict(self.quota_defaults))
+            usage = quotas.usage(conn, ctx.project_id, lock=True)
+            quota.check(quota.snapshot_deltas(volume.size, volume.volume_type_name), limits, usage)
+            values = {
+                "id": snapshot_id, "volume_id": volume.id, "project_id": ctx.project_id,
+                "user_id": ctx.user_id, "display_name": req.name,
+                "display_description": req.description, "volume_size": volume.size,
+                "status": statuses.CREATING, "progress": "0%", "created_at": stamp,
+            }  # fmt: skip
+            snapshots.insert_snapshot(conn, values, req.metadata)
+            quotas.add_usage(
+                conn, ctx.project_id, quota.snapshot_deltas(volume.size, volume.volume_type_name)
+            )
+            services.add_allocation(conn, volume.host, volume.size)
+            if idempotency_key:
+                idempotency.remember(conn, ctx.project_id, "snapshot", idempotency_key,
+                                     snapshot_id)  # fmt: skip
+        backend = volume.host.split("#", 1)[0]
+        cast_or_defer(self.bus, volume_topic(backend), "create_snapshot",
+                      {"snapshot_id": snapshot_id})  # fmt: skip
+        return Snapshot(
+            id=snapshot_id, volume_id=volume.id, project_id=ctx.project_id,
+            user_id=ctx.user_id, volume_size=volume.size, status=statuses.CREATING,
+            created_at=stamp, name=req.name, description=req.description,
+            metadata=dict(req.metadata),
+        )  # fmt: skip
+
+    def update(self, ctx: RequestContext, snapshot_id: str, req: VolumeUpdateRequest) -> Snapshot:
+        changes = req.changes()
+        values = {}
+        if "name" in changes:
+            values["display_name"] = changes["name"]
+        if "description" in changes:
+            values["display_description"] = changes["description"]
+        with self.db.write() as conn:
+            snapshots.get(conn, snapshot_id, self._project(ctx))
+            if values:
+                snapshots.update(conn, snapshot_id, values)
+            updated = snapshots.get(conn, snapshot_id)
+        self.notifier.emit(f"snapshot.{self.host}", "snapshot.update.end",
+                           snapshot_usage(updated, None))  # fmt: skip
+        return updated
+
+    def delete(self, ctx: RequestContext, snapshot_id: str, *, force: bool = False) -> None:
+        with self.db.write() as conn:
+            snapshot = snapshots.get(conn, snapshot_id, self._project(ctx))
+            if volumes.being_created_from(conn, snapshot_id):
+                raise InvalidSnapshot(
+                    f"Snapshot {snapshot_id} is busy: a volume is being created from it."
+                )
+            allowed: tuple[str, ...] = (statuses.AVAILABLE, statuses.ERROR)
+            if force:
+                allowed = tuple(statuses.ALL - {statuses.DELETING})
+            if not snapshots.update(conn, snapshot_id, {"status": statuses.DELETING},
+                                    expected_status=allowed):  # fmt: skip
+                raise InvalidSnapshot(
+                    f"Snapshot status must be available or error, but is {snapshot.status}."
+                )
+            volume = volumes.get(conn, snapshot.volume_id)
+        assert volume.host is not None
+        cast_or_defer(self.bus, volume_topic(volume.host.split("#", 1)[0]), "delete_snapshot",
+                      {"snapshot_id": snapshot_id})  # fmt: skip
+
+    def reset_status(self, ctx: RequestContext, snapshot_id: str, status: str) -> None:
+        if status not in {statuses.AVAILABLE, statuses.ERROR, statuses.CREATING,
+                          statuses.DELETING, statuses.ERROR_DELETING}:  # fmt: skip
+            raise InvalidInput(f"Invalid status {status!r}")
+        with self.db.write() as conn:
+            snapshots.get(conn, snapshot_id)
+            snapshots.update(conn, snapshot_id, {"status": status})

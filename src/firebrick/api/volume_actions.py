@@ -1,0 +1,213 @@
+"""``POST /volumes/{id}/action``: what each action checks and records, and what it casts.
+
+Extend reserves quota and the pool's capacity in the API's transaction and lets the
+volume's backend grow it; retype within a backend and the flags are changes of record
+only. An action the backend cannot satisfy leaves the volume as it was and writes a user
+message saying why, as Cinder does.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from firebrick.api.microversion import APIVersion
+from firebrick.context import RequestContext
+from firebrick.db import messages, placement, quotas, services, types, volumes
+from firebrick.db.engine import Database
+from firebrick.domain import quota, statuses
+from firebrick.domain.errors import Invalid, InvalidInput, InvalidVolume
+from firebrick.domain.model import RequestSpec, Volume
+from firebrick.notifier import Notifier, volume_usage
+from firebrick.rpc.bus import Bus, cast_or_defer, volume_topic
+from firebrick.scheduler.filter_scheduler import FilterScheduler
+
+EXTEND_IN_USE = APIVersion(3, 42)
+EXTEND_NO_ROOM = "VOLUME_VOLUME_007_003"
+RETYPE_NO_BACKEND = "VOLUME_VOLUME_001_003"
+
+_TRUE = {"1", "t", "true", "on", "y", "yes"}
+_FALSE = {"0", "f", "false", "off", "n", "no"}
+
+RESET_STATUSES = {
+    statuses.AVAILABLE, statuses.ERROR, statuses.IN_USE, statuses.CREATING,
+    statuses.ERROR_DELETING, statuses.ERROR_EXTENDING, statuses.RESERVED, statuses.ATTACHING,
+    statuses.DETACHING, statuses.MAINTENANCE, statuses.EXTENDING,
+}  # fmt: skip
+ATTACH_STATUSES = {"attached", "detached"}
+
+
+def strict_bool(name: str, value: object) -> bool:
+    if isinstance(value, bool):
+        return value
+    if isinstance(value, str) and value.strip().lower() in _TRUE | _FALSE:
+        return value.strip().lower() in _TRUE
+    raise InvalidInput(f"{name} must be a boolean, not {value!r}.")
+
+
+def _gigabytes(size: int, type_name: str | None) -> dict[str, int]:
+    return {k: v for k, v in quota.volume_deltas(size, type_name).items() if "gigabytes" in k}
+
+
+@dataclass
+class VolumeActions:
+    db: Database
+    bus: Bus
+    notifier: Notifier
+    host: str
+    scheduler: FilterScheduler
+    quota_defaults: Any
+
+    def _volume(self, conn: Any, ctx: RequestContext, volume_id: str) -> Volume:
+        return volumes.get(conn, volume_id, None if ctx.is_admin else ctx.project_id)
+
+    def extend(
+        self, ctx: RequestContext, volume_id: str, body: object, version: APIVersion
+    ) -> None:
+        raw = body.get("new_size") if isinstance(body, dict) else None
+        if isinstance(raw, bool) or not isinstance(raw, (int, str)) or not str(raw).isdigit():
+            raise InvalidInput(f"New size for extend must be an integer: {raw!r}")
+        new_size = int(raw)
+        allowed = {statuses.AVAILABLE}
+        if version >= EXTEND_IN_USE:
+            allowed.add(statuses.IN_USE)
+        with self.db.write() as conn:
+            volume = self._volume(conn, ctx, volume_id)
+            if volume.status not in allowed:
+                raise InvalidVolume(
+                    f"Volume {volume_id} status must be {' or '.join(sorted(allowed))} to "
+                    f"extend, currently {volume.status}."
+                )
+            if new_size <= volume.size:
+                raise InvalidInput(
+                    f"New size for extend must be greater than current size. (current: "
+                    f"{volume.size}, extended: {new_size})."
+                )
+            delta = new_size - volume.size
+            limits = quotas.limits(
+                conn, volume.project_id, quota.defaults_dict(self.quota_defaults)
+            )
+            quota.check_volume_size(new_size, limits)
+            usage = quotas.usage(conn, volume.project_id, lock=True)
+            quota.check(_gigabytes(delta, volume.volume_type_name), limits, usage)
+            assert volume.host is not None
+            pool = placement.lock_pool(conn, volume.host)
+            volume_type = types.get(conn, volume.volume_type_id) if volume.volume_type_id else None
+            spec = RequestSpec(volume_id=volume.id, size=delta, volume_type=volume_type,
+                               operation="extend_volume")  # fmt: skip
+            reason = (
+                "pool is gone" if pool is None else self.scheduler.explain([pool], spec)[pool.name]
+            )
+            if reason is not None:
+                messages.add(
+                    conn,
+                    project_id=volume.project_id,
+                    event_id=EXTEND_NO_ROOM,
+                    resource_uuid=volume.id,
+                    detail=f"pool {volume.host}: {reason}",
+                )
+                return
+            volumes.update(
+                conn, volume_id,
+                {"status": statuses.EXTENDING, "previous_status": volume.status},
+                expected={"status": volume.status},
+            )  # fmt: skip
+            quotas.add_usage(conn, volume.project_id, _gigabytes(delta, volume.volume_type_name))
+            services.add_allocation(conn, volume.host, delta)
+        cast_or_defer(self.bus, volume_topic(volume.host.split("#", 1)[0]), "extend_volume",
+                      {"volume_id": volume_id, "new_size": new_size})  # fmt: skip
+
+    def retype(self, ctx: RequestContext, volume_id: str, body: object) -> None:
+        if not isinstance(body, dict) or not isinstance(body.get("new_type"), str):
+            raise Invalid("New volume type must be specified.")
+        policy = body.get("migration_policy", "never") or "never"
+        if policy not in ("never", "on-demand"):
+            raise InvalidInput(f"Invalid migration policy: {policy}")
+        with self.db.write() as conn:
+            volume = self._volume(conn, ctx, volume_id)
+            if volume.status not in (statuses.AVAILABLE, statuses.IN_USE):
+                raise InvalidVolume(
+                    f"Volume status must be available or in-use, not {volume.status}."
+                )
+            new_type = types.get(conn, body["new_type"])
+            if new_type.id == volume.volume_type_id:
+                raise InvalidInput("Retype requires a different type than the current one.")
+            pool = placement.lock_pool(conn, volume.host) if volume.host else None
+            spec = RequestSpec(
+                volume_id=volume.id, size=0, volume_type=new_type, operation="retype"
+            )
+            reason = (
+                "not placed" if pool is None else self.scheduler.explain([pool], spec)[pool.name]
+            )
+            if reason is not None:
+                # Firebrick does not migrate data between backends (yet): the volume stays.
+                detail = f"type {new_type.name} does not fit pool {volume.host}: {reason}"
+                if policy == "on-demand":
+                    detail += "; migrating to another backend is not supported"
+                messages.add(conn, project_id=volume.project_id, event_id=RETYPE_NO_BACKEND,
+                             resource_uuid=volume.id, detail=detail)  # fmt: skip
+                return
+            limits = quotas.limits(
+                conn, volume.project_id, quota.defaults_dict(self.quota_defaults)
+            )
+            usage = quotas.usage(conn, volume.project_id, lock=True)
+            added = quota.volume_deltas(volume.size, new_type.name)
+            per_type_added = {k: v for k, v in added.items() if k.endswith(f"_{new_type.name}")}
+            quota.check(per_type_added, limits, usage)
+            removed = quota.volume_deltas(volume.size, volume.volume_type_name, count=-1)
+            moved = {k: v for k, v in removed.items() if volume.volume_type_name and
+                     k.endswith(f"_{volume.volume_type_name}")}  # fmt: skip
+            quotas.add_usage(conn, volume.project_id, {**moved, **per_type_added})
+            volumes.update(conn, volume_id, {"volume_type_id": new_type.id})
+            retyped = volumes.get(conn, volume_id)
+        self.notifier.emit(f"volume.{self.host}", "volume.retype",
+                           volume_usage(retyped, volume_type=new_type.id))  # fmt: skip
+
+    def set_bootable(self, ctx: RequestContext, volume_id: str, body: object) -> None:
+        if not isinstance(body, dict) or "bootable" not in body:
+            raise Invalid("Must specify bootable in request.")
+        bootable = strict_bool("bootable", body["bootable"])
+        with self.db.write() as conn:
+            self._volume(conn, ctx, volume_id)
+            volumes.update(conn, volume_id, {"bootable": bootable})
+
+    def set_readonly(self, ctx: RequestContext, volume_id: str, body: object) -> None:
+        if not isinstance(body, dict) or "readonly" not in body:
+            raise Invalid("Must specify readonly in request.")
+        readonly = strict_bool("readonly", body["readonly"])
+        with self.db.write() as conn:
+            volume = self._volume(conn, ctx, volume_id)
+            if volume.status not in (statuses.AVAILABLE, statuses.IN_USE):
+                raise InvalidVolume(
+                    f"Volume status must be available or in-use, not {volume.status}."
+                )
+            volumes.update(conn, volume_id, {"readonly": readonly})
+
+    def reset_status(self, ctx: RequestContext, volume_id: str, body: object) -> None:
+        if not isinstance(body, dict) or not body:
+            raise Invalid(
+                "Must specify 'status', 'attach_status' or 'migration_status' for update."
+            )
+        values: dict[str, Any] = {}
+        if "status" in body:
+            if body["status"] not in RESET_STATUSES:
+                raise Invalid(f"Must specify a valid status, not {body['status']!r}.")
+            values["status"] = body["status"]
+        if "attach_status" in body:
+            if body["attach_status"] not in ATTACH_STATUSES:
+                raise Invalid(f"Must specify a valid attach status, not {body['attach_status']!r}.")
+            values["attach_status"] = body["attach_status"]
+        if "migration_status" in body:
+            values["migration_status"] = body["migration_status"] or None
+        if not values:
+            raise Invalid(
+                "Must specify 'status', 'attach_status' or 'migration_status' for update."
+            )
+        with self.db.write() as conn:
+            volume = self._volume(conn, ctx, volume_id)
+            self.notifier.emit(
+                f"volume.{self.host}", "volume.reset_status.start", volume_usage(volume)
+            )
+            volumes.update(conn, volume_id, values)
+            after = volumes.get(conn, volume_id)
+        self.notifier.emit(f"volume.{self.host}", "volume.reset_status.end", volume_usage(after))

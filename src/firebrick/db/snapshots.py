@@ -1,0 +1,226 @@
+"""Reading and writing snapshot rows."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+from sqlalchemy import (
+    ColumnElement,
+    Connection,
+    Row,
+    and_,
+    bindparam,
+    delete,
+    exists,
+    func,
+    insert,
+    or_,
+    select,
+)
+from sqlalchemy import update as sql_update
+
+from firebrick.db.schema import snapshot_metadata, snapshots
+from firebrick.db.volumes import now
+from firebrick.domain.errors import MarkerNotFound, SnapshotNotFound
+from firebrick.domain.model import Snapshot
+
+_COLUMNS = {
+    "id": snapshots.c.id,
+    "name": snapshots.c.display_name,
+    "display_name": snapshots.c.display_name,
+    "status": snapshots.c.status,
+    "volume_id": snapshots.c.volume_id,
+    "size": snapshots.c.volume_size,
+    "created_at": snapshots.c.created_at,
+    "updated_at": snapshots.c.updated_at,
+    "project_id": snapshots.c.project_id,
+}
+
+_GET = select(snapshots).where(snapshots.c.id == bindparam("sid"))
+_GET_IN_PROJECT = _GET.where(snapshots.c.project_id == bindparam("project"))
+_METADATA_OF = select(snapshot_metadata).where(
+    snapshot_metadata.c.snapshot_id.in_(bindparam("sids", expanding=True))
+)
+
+
+def _to_snapshot(row: Row[Any], metadata: dict[str, str]) -> Snapshot:
+    m = row._mapping
+    return Snapshot(
+        id=m["id"],
+        volume_id=m["volume_id"],
+        project_id=m["project_id"],
+        user_id=m["user_id"],
+        volume_size=m["volume_size"],
+        status=m["status"],
+        created_at=m["created_at"],
+        name=m["display_name"],
+        description=m["display_description"],
+        progress=m["progress"],
+        provider_location=m["provider_location"],
+        updated_at=m["updated_at"],
+        metadata=metadata,
+    )
+
+
+def _metadata_for(conn: Connection, ids: Sequence[str]) -> dict[str, dict[str, str]]:
+    found: dict[str, dict[str, str]] = {i: {} for i in ids}
+    for start in range(0, len(ids), 500):
+        chunk = list(ids[start : start + 500])
+        for sid, key, value in conn.execute(_METADATA_OF, {"sids": chunk}):
+            found[sid][key] = value
+    return found
+
+
+def insert_snapshot(
+    conn: Connection, values: Mapping[str, Any], metadata: Mapping[str, str]
+) -> None:
+    conn.execute(insert(snapshots), dict(values))
+    if metadata:
+        set_metadata(conn, values["id"], metadata, replace=True)
+
+
+def get(conn: Connection, snapshot_id: str, project_id: str | None = None) -> Snapshot:
+    if project_id is None:
+        row = conn.execute(_GET, {"sid": snapshot_id}).first()
+    else:
+        row = conn.execute(_GET_IN_PROJECT, {"sid": snapshot_id, "project": project_id}).first()
+    if row is None:
+        raise SnapshotNotFound(snapshot_id)
+    return _to_snapshot(row, _metadata_for(conn, [snapshot_id])[snapshot_id])
+
+
+def find(conn: Connection, snapshot_id: str) -> Snapshot | None:
+    try:
+        return get(conn, snapshot_id)
+    except SnapshotNotFound:
+        return None
+
+
+def of_volume(conn: Connection, volume_id: str) -> list[Snapshot]:
+    rows = conn.execute(select(snapshots).where(snapshots.c.volume_id == volume_id)).all()
+    meta = _metadata_for(conn, [r.id for r in rows])
+    return [_to_snapshot(r, meta[r.id]) for r in rows]
+
+
+def latest_of_volume(conn: Connection, volume_id: str) -> Snapshot | None:
+    row = conn.execute(
+        select(snapshots)
+        .where(snapshots.c.volume_id == volume_id)
+        .order_by(snapshots.c.created_at.desc(), snapshots.c.id.desc())
+        .limit(1)
+    ).first()
+    return None if row is None else _to_snapshot(row, {})
+
+
+def _filters(filters: Mapping[str, Any]) -> list[ColumnElement[bool]]:
+    clauses: list[ColumnElement[bool]] = []
+    for key, value in filters.items():
+        if key == "metadata" and isinstance(value, Mapping):
+            for mk, mv in value.items():
+                clauses.append(
+                    exists().where(
+                        snapshot_metadata.c.snapshot_id == snapshots.c.id,
+                        snapshot_metadata.c.key == str(mk),
+                        snapshot_metadata.c.value == str(mv),
+                    )
+                )
+        elif key in _COLUMNS:
+            clauses.append(_COLUMNS[key] == value)
+    return clauses
+
+
+def list_snapshots(
+    conn: Connection,
+    *,
+    project_id: str | None,
+    filters: Mapping[str, Any],
+    sort: Sequence[tuple[str, str]],
+    limit: int | None,
+    marker: str | None,
+    offset: int = 0,
+) -> list[Snapshot]:
+    clauses = _filters(filters)
+    if project_id is not None:
+        clauses.append(snapshots.c.project_id == project_id)
+    keys = [(_COLUMNS.get(k, snapshots.c.created_at), d) for k, d in sort] or [
+        (snapshots.c.created_at, "desc")
+    ]
+    keys.append((snapshots.c.id, keys[-1][1]))
+    if marker:
+        row = conn.execute(select(snapshots).where(snapshots.c.id == marker)).first()
+        if row is None:
+            raise MarkerNotFound(marker)
+        alternatives = []
+        for i, (column, direction) in enumerate(keys):
+            value = row._mapping[column.name]
+            before = [c == row._mapping[c.name] for c, _ in keys[:i]]
+            if value is None:
+                continue
+            step = column > value if direction == "asc" else column < value
+            alternatives.append(and_(*before, step))
+        clauses.append(or_(*alternatives))
+    query = select(snapshots)
+    if clauses:
+        query = query.where(and_(*clauses))
+    query = query.order_by(*[c.asc() if d == "asc" else c.desc() for c, d in keys])
+    if limit is not None:
+        query = query.limit(limit)
+    if offset:
+        query = query.offset(offset)
+    rows = conn.execute(query).all()
+    meta = _metadata_for(conn, [r.id for r in rows])
+    return [_to_snapshot(r, meta[r.id]) for r in rows]
+
+
+def count(conn: Connection, *, project_id: str | None, filters: Mapping[str, Any]) -> int:
+    clauses = _filters(filters)
+    if project_id is not None:
+        clauses.append(snapshots.c.project_id == project_id)
+    query = select(func.count()).select_from(snapshots)
+    if clauses:
+        query = query.where(and_(*clauses))
+    return int(conn.execute(query).scalar_one())
+
+
+def update(
+    conn: Connection,
+    snapshot_id: str,
+    values: Mapping[str, Any],
+    *,
+    expected_status: str | Sequence[str] | None = None,
+) -> bool:
+    query = sql_update(snapshots).where(snapshots.c.id == snapshot_id)
+    if isinstance(expected_status, str):
+        query = query.where(snapshots.c.status == expected_status)
+    elif expected_status is not None:
+        query = query.where(snapshots.c.status.in_(list(expected_status)))
+    return conn.execute(query.values(updated_at=now(), **values)).rowcount > 0
+
+
+def set_metadata(
+    conn: Connection, snapshot_id: str, metadata: Mapping[str, str], *, replace: bool
+) -> None:
+    query = delete(snapshot_metadata).where(snapshot_metadata.c.snapshot_id == snapshot_id)
+    if not replace:
+        query = query.where(snapshot_metadata.c.key.in_(list(metadata)))
+    conn.execute(query)
+    if metadata:
+        conn.execute(
+            insert(snapshot_metadata),
+            [{"snapshot_id": snapshot_id, "key": k, "value": v} for k, v in metadata.items()],
+        )
+
+
+def delete_metadata_key(conn: Connection, snapshot_id: str, key: str) -> bool:
+    result = conn.execute(
+        delete(snapshot_metadata).where(
+            snapshot_metadata.c.snapshot_id == snapshot_id, snapshot_metadata.c.key == key
+        )
+    )
+    return result.rowcount > 0
+
+
+def remove(conn: Connection, snapshot_id: str) -> None:
+    conn.execute(delete(snapshot_metadata).where(snapshot_metadata.c.snapshot_id == snapshot_id))
+    conn.execute(delete(snapshots).where(snapshots.c.id == snapshot_id))
