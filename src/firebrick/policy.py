@@ -16,6 +16,7 @@ ADMIN_ONLY = frozenset(
         "volume_extension:types_extra_specs:update",
         "volume_extension:types_extra_specs:delete",
         "volume_extension:services:index",
+        "volume_extension:services:update",
         "scheduler_extension:scheduler_stats:get_pools",
         "volume_extension:quotas:update",
         "volume_extension:workers:cleanup",

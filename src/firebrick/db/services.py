@@ -59,6 +59,18 @@ def heartbeat(conn: Connection, host: str, binary: str, topic: str, az: str) -> 
         )  # fmt: skip
 
 
+def set_disabled(
+    conn: Connection, host: str, binary: str, disabled: bool, reason: str | None = None
+) -> bool:
+    """Enable or disable a service (the scheduler skips disabled volume services)."""
+    result = conn.execute(
+        update(services)
+        .where(services.c.host == host, services.c.binary == binary)
+        .values(disabled=disabled, disabled_reason=reason if disabled else None)
+    )
+    return result.rowcount > 0
+
+
 _SERVICES = select(services).order_by(services.c.id)
 _SERVICES_OF = _SERVICES.where(services.c.binary == bindparam("binary"))
 _POOLS = select(pools).order_by(pools.c.name)

@@ -7,11 +7,12 @@ from typing import Any
 from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse
 
-from firebrick.api.deps import CallDep
+from firebrick.api.deps import CallDep, JsonBody
 from firebrick.api.microversion import APIVersion
 from firebrick.api.views.volumes import timestamp
 from firebrick.db import services, types
 from firebrick.db.engine import Database
+from firebrick.domain.errors import Invalid, NotFound
 from firebrick.domain.extra_specs import bool_from_string
 from firebrick.domain.model import RequestSpec
 from firebrick.policy import authorize
@@ -77,6 +78,32 @@ async def list_services(request: Request, c: CallDep) -> JSONResponse:
                 entry["backend_state"] = "up" if up else "down"
         body.append(entry)
     return JSONResponse({"services": body})
+
+
+@router.put("/os-services/{action}")
+async def change_service(
+    action: str, request: Request, c: CallDep, payload: JsonBody
+) -> JSONResponse:
+    """enable, disable and disable-log-reason, as Cinder's os-services actions."""
+    if action not in ("enable", "disable", "disable-log-reason"):
+        raise NotFound("The resource could not be found.")
+    authorize(c.ctx, "volume_extension:services:update")
+    body = payload if isinstance(payload, dict) else {}
+    host, binary = body.get("host"), body.get("binary")
+    if not isinstance(host, str) or not isinstance(binary, str):
+        raise Invalid("Invalid input received: host and binary must be given.")
+    reason = body.get("disabled_reason")
+    if action == "disable-log-reason" and (not isinstance(reason, str) or not reason.strip()):
+        raise Invalid("Disabled reason contains invalid characters or is too long")
+    disabled = action != "enable"
+    with _db(request).write() as conn:
+        if not services.set_disabled(conn, host, binary, disabled, reason if disabled else None):
+            raise NotFound(f"Service {binary} on host {host} could not be found.")
+    return JSONResponse({
+        "host": host, "service": binary, "binary": binary,
+        "status": "disabled" if disabled else "enabled", "disabled": disabled,
+        "disabled_reason": reason if disabled else None,
+    })  # fmt: skip
 
 
 def _matches(capabilities: dict[str, Any], key: str, wanted: str) -> bool:
