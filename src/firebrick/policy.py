@@ -19,6 +19,8 @@ ADMIN_ONLY = frozenset(
         "volume_extension:services:update",
         "scheduler_extension:scheduler_stats:get_pools",
         "volume_extension:quotas:update",
+        "volume_extension:quotas:delete",
+        "volume_extension:quota_classes",
         "volume_extension:workers:cleanup",
         "volume_extension:snapshot_admin_actions:reset_status",
         "volume_extension:snapshot_admin_actions:force_delete",

@@ -10,7 +10,7 @@ from fastapi.responses import JSONResponse
 
 from firebrick.api.deps import CallDep, JsonBody
 from firebrick.api.views.types import visible_extra_specs, volume_type
-from firebrick.db import types, volumes
+from firebrick.db import quotas, types, volumes
 from firebrick.db.engine import Database
 from firebrick.domain.errors import Conflict, Invalid, NotFound
 from firebrick.policy import authorize
@@ -114,6 +114,9 @@ async def update_type(
         if "name" in values and types.name_taken(conn, values["name"], other_than=found.id):
             raise Conflict(f"Volume Type {values['name']} already exists.")
         types.update_type(conn, found.id, values)
+        if "name" in values and values["name"] != found.name:
+            # Per-type quotas are keyed by the type's name.
+            quotas.rename_type(conn, found.name, values["name"])
         updated = types.get(conn, found.id)
     return JSONResponse({"volume_type": volume_type(updated, is_admin=True)})
 
