@@ -84,10 +84,17 @@ class SnapshotAPI:
         snapshot_id = str(uuid.uuid4())
         stamp = volumes.now()
         with self.db.write() as conn:
+            digest = idempotency.fingerprint(req)
             if idempotency_key:
-                existing = idempotency.lookup(conn, ctx.project_id, "snapshot", idempotency_key)
+                existing = idempotency.lookup(
+                    conn, ctx.project_id, "snapshot", idempotency_key, digest
+                )
                 if existing is not None:
-                    return snapshots.get(conn, existing)
+                    found = snapshots.find(conn, existing)
+                    if found is not None:
+                        return found
+                    # The snapshot it made is gone: the key now makes a new one.
+                    idempotency.forget(conn, ctx.project_id, "snapshot", idempotency_key)
             volume = volumes.get(conn, req.volume_id, self._project(ctx))
             if version >= SNAPSHOT_IN_USE and req.force is False:
                 raise InvalidInput(
@@ -119,8 +126,9 @@ class SnapshotAPI:
             )
             services.add_allocation(conn, volume.host, volume.size)
             if idempotency_key:
-                idempotency.remember(conn, ctx.project_id, "snapshot", idempotency_key,
-                                     snapshot_id)  # fmt: skip
+                idempotency.remember(
+                    conn, ctx.project_id, "snapshot", idempotency_key, snapshot_id, digest
+                )
         backend = volume.host.split("#", 1)[0]
         cast_or_defer(self.bus, volume_topic(backend), "create_snapshot",
                       {"snapshot_id": snapshot_id})  # fmt: skip

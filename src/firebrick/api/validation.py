@@ -282,6 +282,12 @@ def _check_exclusive(**options: object) -> None:
         raise InvalidInput(f"May specify only one of {names}")
 
 
+_SNAPSHOT_CREATE_KEYS = frozenset(
+    {"volume_id", "name", "display_name", "description", "display_description", "force",
+     "metadata"}
+)  # fmt: skip
+
+
 @dataclass(frozen=True)
 class SnapshotCreateRequest:
     volume_id: str | None
@@ -293,6 +299,7 @@ class SnapshotCreateRequest:
 
 def parse_snapshot_create(body: object, version: APIVersion) -> SnapshotCreateRequest:
     _, snapshot = _resource(body, "snapshot")
+    _reject_unexpected(snapshot, _SNAPSHOT_CREATE_KEYS)
     force: bool | None = None
     if "force" in snapshot and snapshot["force"] is not None:
         force = _bool_value(snapshot, "force")

@@ -13,7 +13,7 @@ from typing import Any
 
 from firebrick.api.microversion import APIVersion
 from firebrick.context import RequestContext
-from firebrick.db import messages, placement, quotas, services, types, volumes
+from firebrick.db import attachments, messages, placement, quotas, services, types, volumes
 from firebrick.db.engine import Database
 from firebrick.domain import quota, statuses
 from firebrick.domain.errors import Invalid, InvalidInput, InvalidVolume
@@ -35,6 +35,7 @@ RESET_STATUSES = {
     statuses.DETACHING, statuses.MAINTENANCE, statuses.EXTENDING,
 }  # fmt: skip
 ATTACH_STATUSES = {"attached", "detached"}
+MIGRATION_STATUSES = {None, "", "none", "migrating", "error", "success", "completing", "starting"}
 
 
 def strict_bool(name: str, value: object) -> bool:
@@ -160,7 +161,8 @@ class VolumeActions:
             quotas.add_usage(conn, volume.project_id, {**moved, **per_type_added})
             volumes.update(conn, volume_id, {"volume_type_id": new_type.id})
             retyped = volumes.get(conn, volume_id)
-        self.notifier.emit(f"volume.{self.host}", "volume.retype",
+        backend = (retyped.host or self.host).split("#", 1)[0]
+        self.notifier.emit(f"volume.{backend}", "volume.retype",
                            volume_usage(retyped, volume_type=new_type.id))  # fmt: skip
 
     def set_bootable(self, ctx: RequestContext, volume_id: str, body: object) -> None:
@@ -182,6 +184,8 @@ class VolumeActions:
                     f"Volume status must be available or in-use, not {volume.status}."
                 )
             volumes.update(conn, volume_id, {"readonly": readonly})
+            # Cinder shows the flag among the volume's metadata (tempest checks it there).
+            volumes.set_metadata(conn, volume_id, {"readonly": str(readonly)}, replace=False)
 
     def reset_status(self, ctx: RequestContext, volume_id: str, body: object) -> None:
         if not isinstance(body, dict) or not body:
@@ -198,6 +202,10 @@ class VolumeActions:
                 raise Invalid(f"Must specify a valid attach status, not {body['attach_status']!r}.")
             values["attach_status"] = body["attach_status"]
         if "migration_status" in body:
+            if body["migration_status"] not in MIGRATION_STATUSES:
+                raise Invalid(
+                    f"Must specify a valid migration status, not {body['migration_status']!r}."
+                )
             values["migration_status"] = body["migration_status"] or None
         if not values:
             raise Invalid(
@@ -205,6 +213,12 @@ class VolumeActions:
             )
         with self.db.write() as conn:
             volume = self._volume(conn, ctx, volume_id)
+            present = attachments.of_volume(conn, volume_id)
+            if values.get("status") == statuses.IN_USE and not present:
+                raise Invalid("Cannot reset a volume to in-use: it has no attachments.")
+            if values.get("attach_status") == statuses.DETACHED:
+                for attachment in present:
+                    attachments.remove(conn, attachment.id)
             self.notifier.emit(
                 f"volume.{self.host}", "volume.reset_status.start", volume_usage(volume)
             )

@@ -173,10 +173,17 @@ class VolumeAPI:
         volume_id = str(uuid.uuid4())
         stamp = volumes.now()
         with self.db.write() as conn:
+            digest = idempotency.fingerprint(req)
             if idempotency_key:
-                existing = idempotency.lookup(conn, ctx.project_id, "volume", idempotency_key)
+                existing = idempotency.lookup(
+                    conn, ctx.project_id, "volume", idempotency_key, digest
+                )
                 if existing is not None:
-                    return volumes.get(conn, existing)
+                    found = volumes.find(conn, existing)
+                    if found is not None:
+                        return found
+                    # The volume it made is gone: the key now makes a new one.
+                    idempotency.forget(conn, ctx.project_id, "volume", idempotency_key)
             origin, snapshot = self._origin(conn, ctx, req)
             minimum = snapshot.volume_size if snapshot else origin.size if origin else 1
             size = req.size if req.size is not None else (minimum if origin else None)
@@ -217,7 +224,9 @@ class VolumeAPI:
             volumes.insert_volume(conn, values, req.metadata)
             quotas.add_usage(conn, ctx.project_id, quota.volume_deltas(size, volume_type.name))
             if idempotency_key:
-                idempotency.remember(conn, ctx.project_id, "volume", idempotency_key, volume_id)
+                idempotency.remember(
+                    conn, ctx.project_id, "volume", idempotency_key, volume_id, digest
+                )
         request_spec: dict[str, Any] = {"availability_zones": zones}
         if origin is not None and origin.host:
             # A copy is made where its source lives (Cinder's snapshot_same_host).

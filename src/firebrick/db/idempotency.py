@@ -2,28 +2,67 @@
 
 from __future__ import annotations
 
-from sqlalchemy import Connection, bindparam, insert, select
+import hashlib
+import json
+from dataclasses import asdict, is_dataclass
+from typing import Any
+
+from sqlalchemy import Connection, bindparam, delete, insert, select
 
 from firebrick.db.schema import idempotency_keys
 from firebrick.db.volumes import now
+from firebrick.domain.errors import Invalid
 
-_LOOKUP = select(idempotency_keys.c.resource_id).where(
+_LOOKUP = select(idempotency_keys.c.resource_id, idempotency_keys.c.fingerprint).where(
     idempotency_keys.c.project_id == bindparam("project"),
     idempotency_keys.c.resource_type == bindparam("kind"),
     idempotency_keys.c.key == bindparam("key"),
 )
 
 
-def lookup(conn: Connection, project_id: str, kind: str, key: str) -> str | None:
+def fingerprint(request: Any) -> str:
+    """A digest of what was asked, to tell a retry from a different request."""
+    data = asdict(request) if is_dataclass(request) and not isinstance(request, type) else request
+    return hashlib.sha256(json.dumps(data, sort_keys=True, default=str).encode()).hexdigest()
+
+
+def lookup(
+    conn: Connection, project_id: str, kind: str, key: str, request_fingerprint: str | None = None
+) -> str | None:
+    """The resource the key made, if any; a different request under the same key is a 400."""
     row = conn.execute(_LOOKUP, {"project": project_id, "kind": kind, "key": key}).first()
-    return None if row is None else str(row.resource_id)
+    if row is None:
+        return None
+    if request_fingerprint and row.fingerprint and row.fingerprint != request_fingerprint:
+        raise Invalid(
+            f"Idempotency-Key {key!r} was already used for a different {kind} create request."
+        )
+    return str(row.resource_id)
 
 
-def remember(conn: Connection, project_id: str, kind: str, key: str, resource_id: str) -> None:
+def forget(conn: Connection, project_id: str, kind: str, key: str) -> None:
+    """Drop a key whose resource is gone, so that the key makes a new one."""
+    conn.execute(
+        delete(idempotency_keys).where(
+            idempotency_keys.c.project_id == project_id,
+            idempotency_keys.c.resource_type == kind,
+            idempotency_keys.c.key == key,
+        )
+    )
+
+
+def remember(
+    conn: Connection,
+    project_id: str,
+    kind: str,
+    key: str,
+    resource_id: str,
+    request_fingerprint: str | None = None,
+) -> None:
     """Record the key in the resource's own transaction; a concurrent twin fails the insert."""
     conn.execute(
         insert(idempotency_keys).values(
             project_id=project_id, resource_type=kind, key=key, resource_id=resource_id,
-            created_at=now(),
+            created_at=now(), fingerprint=request_fingerprint,
         )
     )  # fmt: skip
