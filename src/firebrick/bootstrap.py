@@ -9,6 +9,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from firebrick.api.app import create_app
+from firebrick.api.attachment_api import AttachmentAPI
 from firebrick.api.snapshot_api import SnapshotAPI
 from firebrick.api.volume_actions import VolumeActions
 from firebrick.api.volume_api import VolumeAPI
@@ -22,6 +23,7 @@ from firebrick.scheduler.filter_scheduler import FilterScheduler
 from firebrick.scheduler.filters import build_filters
 from firebrick.scheduler.manager import SchedulerManager
 from firebrick.scheduler.weighers import build_weighers
+from firebrick.targets import build_target
 from firebrick.volume import drivers
 from firebrick.volume.manager import VolumeManager
 
@@ -118,6 +120,10 @@ def build_volume_managers(
                 f"Backends {directories[directory]} and {backend.name} share {directory}; "
                 "give each backend its own file_volume_dir."
             )
+        target = build_target(
+            backend.options, state_dir=config.state_path / "targets" / backend.name,
+            backend=f"{config.host}@{backend.name}",
+        )  # fmt: skip
         managers.append(
             VolumeManager(
                 backend=f"{config.host}@{backend.name}",
@@ -128,6 +134,7 @@ def build_volume_managers(
                 notifier=notifier,
                 max_attempts=config.scheduler_max_attempts,
                 report_interval=config.report_interval,
+                target=target,
             )
         )
     return managers
@@ -143,6 +150,7 @@ def build_api(config: Config, db: Database, bus: Bus, notifier: Notifier) -> Any
         default_availability_zone=config.storage_availability_zone,
         quota_defaults=config.quotas,
     )
+    attachment_api = AttachmentAPI(db=db, bus=bus, notifier=notifier, host=config.host)
     snapshot_api = SnapshotAPI(
         db=db, bus=bus, notifier=notifier, host=config.host, quota_defaults=config.quotas
     )
@@ -155,6 +163,7 @@ def build_api(config: Config, db: Database, bus: Bus, notifier: Notifier) -> Any
         volume_api=volume_api,
         snapshot_api=snapshot_api,
         volume_actions=volume_actions,
+        attachment_api=attachment_api,
         db=db,
         default_volume_type=config.default_volume_type,
         max_limit=config.osapi_max_limit,

@@ -9,7 +9,7 @@ from pathlib import Path
 FORMAT = "%(asctime)s %(process)d %(levelname)s %(name)s [%(threadName)s] %(message)s"
 
 ROLE_LOGGERS = {
-    "volume": ["firebrick.volume", "taskflow"],
+    "volume": ["firebrick.volume", "firebrick.targets", "taskflow"],
     "scheduler": ["firebrick.scheduler"],
     "api": ["firebrick.api", "firebrick.notifications", "uvicorn.error"],
 }

@@ -10,10 +10,12 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException
 
+from firebrick.api.attachment_api import AttachmentAPI, LegacyAttach
 from firebrick.api.faults import fault_body, fault_for, fault_headers
 from firebrick.api.middleware import OpenStackMiddleware
 from firebrick.api.routes import (
     admin,
+    attachments,
     limits,
     messages,
     quotas,
@@ -48,6 +50,7 @@ def create_app(
     volume_api: VolumeAPI,
     snapshot_api: SnapshotAPI,
     volume_actions: VolumeActions,
+    attachment_api: AttachmentAPI,
     db: Database,
     default_volume_type: str,
     max_limit: int,
@@ -66,6 +69,8 @@ def create_app(
     app.state.volume_api = volume_api
     app.state.snapshot_api = snapshot_api
     app.state.volume_actions = volume_actions
+    app.state.attachment_api = attachment_api
+    app.state.legacy_attach = LegacyAttach(attachment_api)
     app.state.db = db
     app.state.bus = volume_api.bus
     app.state.default_volume_type = default_volume_type
@@ -93,7 +98,7 @@ def create_app(
 
     routers = (
         volumes.router, snapshots.router, types.router, admin.router, messages.router,
-        limits.router, quotas.router, workers.router,
+        limits.router, quotas.router, workers.router, attachments.router,
     )  # fmt: skip
     for prefix in ("/v3", "/v3/{project_id}"):
         for router in routers:

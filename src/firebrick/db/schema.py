@@ -115,6 +115,27 @@ snapshot_metadata = Table(
     Column("value", String(255), nullable=False),
 )  # fmt: skip
 
+attachments = Table(
+    "attachments",
+    metadata,
+    Column("id", String(36), primary_key=True),
+    Column("volume_id", String(36), ForeignKey("volumes.id"), nullable=False),
+    Column("project_id", String(255), nullable=False),
+    Column("instance_uuid", String(36)),
+    Column("attached_host", String(255)),
+    Column("mountpoint", String(255)),
+    Column("attach_mode", String(8), nullable=False, default="null"),
+    Column("attach_status", String(32), nullable=False),
+    Column("connector", JSON),
+    # Holds the target's CHAP/PSK secret: never logged, shown only to the attachment's owner.
+    Column("connection_info", JSON),
+    Column("error", Text),
+    Column("attach_time", DateTime),
+    Column("created_at", DateTime, nullable=False),
+    Column("updated_at", DateTime),
+    Index("ix_attachments_volume", "volume_id"),
+)
+
 # A client's Idempotency-Key on a create, per project: a retried request gets the
 # resource the first one made (EBS's ClientToken semantics).
 idempotency_keys = Table(
@@ -125,6 +146,7 @@ idempotency_keys = Table(
     Column("key", String(255), primary_key=True),
     Column("resource_id", String(36), nullable=False),
     Column("created_at", DateTime, nullable=False),
+    Column("fingerprint", String(64)),  # of the request: a reused key must mean the same
 )
 
 services = Table(

@@ -16,6 +16,8 @@ from firebrick.domain.errors import VolumeNotFound
 from firebrick.domain.model import Volume
 from firebrick.notifier import Notifier, volume_usage
 from firebrick.rpc.bus import SCHEDULER_TOPIC, Bus, cast_or_defer, volume_topic
+from firebrick.targets.base import Target
+from firebrick.volume.attach import AttachWorker
 from firebrick.volume.drivers.base import VolumeDriver
 from firebrick.volume.extend import ExtendWorker
 from firebrick.volume.flow_log import FlowLogger
@@ -40,6 +42,7 @@ class VolumeManager:
         notifier: Notifier,
         max_attempts: int,
         report_interval: float,
+        target: Target | None = None,
     ) -> None:
         self.backend = backend  # host@backend
         self.availability_zone = availability_zone
@@ -61,6 +64,7 @@ class VolumeManager:
         self._flow_storage = PassThroughBackend()
         self.snapshots = SnapshotWorker(db, driver, notifier, backend)
         self.extender = ExtendWorker(db, driver, notifier, backend)
+        self.attacher = AttachWorker(db, driver, target, notifier, backend) if target else None
         self._stop = threading.Event()
         self._reporter: threading.Thread | None = None
 
@@ -75,6 +79,9 @@ class VolumeManager:
         self.driver.do_setup()
         self.report(reset_allocations=True)
         self._remove_orphans()
+        if self.attacher is not None:
+            # Hosts that were attached before a restart find their targets again.
+            self.attacher.restore()
         self.bus.consume(self.topic, self.handle, workers=workers)
         self._resume_unfinished()
         self._reporter = threading.Thread(
@@ -166,6 +173,10 @@ class VolumeManager:
             self.snapshots.delete(payload["snapshot_id"])
         elif method == "extend_volume":
             self.extender.extend(payload["volume_id"], int(payload["new_size"]))
+        elif method == "attachment_update" and self.attacher is not None:
+            self.attacher.update(payload["attachment_id"])
+        elif method == "attachment_delete" and self.attacher is not None:
+            self.attacher.delete(payload["attachment_id"])
         else:
             LOG.error("Backend %s: unknown request %s", self.backend, method)
 

@@ -8,12 +8,15 @@ from fastapi import APIRouter, Request, Response
 from fastapi.responses import JSONResponse
 
 from firebrick.api import listing, validation
+from firebrick.api.attachment_api import LegacyAttach
 from firebrick.api.deps import Call, CallDep, JsonBody
 from firebrick.api.microversion import APIVersion
 from firebrick.api.views import volumes as views
+from firebrick.api.views.volumes import timestamp
 from firebrick.api.volume_actions import VolumeActions
 from firebrick.api.volume_api import VolumeAPI
 from firebrick.config import parse_bool
+from firebrick.db import attachments as attachments_db
 from firebrick.db import volumes as volumes_db
 from firebrick.domain.errors import Invalid, NotFound, VolumeNotFound
 from firebrick.policy import authorize
@@ -21,6 +24,10 @@ from firebrick.policy import authorize
 router = APIRouter()
 
 SUMMARY = APIVersion(3, 12)
+_LEGACY_ATTACH = {
+    "os-reserve", "os-unreserve", "os-initialize_connection", "os-terminate_connection",
+    "os-attach", "os-detach", "os-begin_detaching", "os-roll_detaching",
+}  # fmt: skip
 FORCE_DELETE = APIVersion(3, 23)
 SUMMARY_METADATA = APIVersion(3, 36)
 
@@ -30,6 +37,26 @@ def _api(request: Request) -> VolumeAPI:
     return api
 
 
+def _attachments(
+    request: Request, c: Call, volume_ids: list[str]
+) -> dict[str, list[dict[str, Any]]]:
+    """The attached attachments of each volume, in the volume detail's shape."""
+    with _api(request).db.read() as conn:
+        found = attachments_db.attached_to(conn, volume_ids)
+    return {
+        vid: [
+            {
+                "id": vid, "attachment_id": a.id, "volume_id": vid,
+                "server_id": a.instance_uuid,
+                "host_name": a.attached_host if c.ctx.is_admin else None,
+                "device": a.mountpoint, "attached_at": timestamp(a.attach_time),
+            }
+            for a in items
+        ]
+        for vid, items in found.items()
+    }  # fmt: skip
+
+
 def _list(request: Request, c: Call, *, detailed: bool) -> dict[str, Any]:
     max_limit: int = request.app.state.max_limit
     query = listing.parse_list_query(
@@ -37,10 +64,12 @@ def _list(request: Request, c: Call, *, detailed: bool) -> dict[str, Any]:
     )
     found, count = _api(request).list_volumes(c.ctx, query)
     if detailed:
+        attached = _attachments(request, c, [v.id for v in found])
         items = [
             views.detail(
                 v, version=c.version, base_url=c.base_url, project_in_url=c.project_in_url,
                 is_admin=c.ctx.is_admin, extended=True, url_project_id=c.url_project_id,
+                attachments=attached.get(v.id, ()),
             )
             for v in found
         ]  # fmt: skip
@@ -97,10 +126,12 @@ async def create_volume(request: Request, c: CallDep, payload: JsonBody) -> JSON
 @router.get("/volumes/{volume_id}")
 async def show_volume(volume_id: str, request: Request, c: CallDep) -> JSONResponse:
     volume = _api(request).get(c.ctx, volume_id)
+    attached = _attachments(request, c, [volume.id]).get(volume.id, [])
     return JSONResponse({
         "volume": views.detail(
             volume, version=c.version, base_url=c.base_url, project_in_url=c.project_in_url,
             is_admin=c.ctx.is_admin, extended=True, url_project_id=c.url_project_id,
+            attachments=attached,
         )
     })  # fmt: skip
 
@@ -155,6 +186,25 @@ async def volume_action(
     elif name == "os-reset_status":
         authorize(c.ctx, "volume_extension:volume_admin_actions:reset_status")
         actions.reset_status(c.ctx, volume_id, body)
+    elif name in _LEGACY_ATTACH:
+        legacy: LegacyAttach = request.app.state.legacy_attach
+        if name == "os-reserve":
+            legacy.reserve(c.ctx, volume_id)
+        elif name == "os-unreserve":
+            legacy.unreserve(c.ctx, volume_id)
+        elif name == "os-initialize_connection":
+            info = await legacy.initialize_connection(c.ctx, volume_id, body)
+            return JSONResponse(info)
+        elif name == "os-terminate_connection":
+            await legacy.terminate_connection(c.ctx, volume_id, body)
+        elif name == "os-attach":
+            legacy.attach(c.ctx, volume_id, body)
+        elif name == "os-detach":
+            await legacy.detach(c.ctx, volume_id, body)
+        elif name == "os-begin_detaching":
+            legacy.begin_detaching(c.ctx, volume_id)
+        else:
+            legacy.roll_detaching(c.ctx, volume_id)
     elif name == "os-force_delete":
         authorize(c.ctx, "volume_extension:volume_admin_actions:force_delete")
         _api(request).delete(c.ctx, volume_id, cascade=False, force=True)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any, Protocol
 
 from firebrick.domain.model import Snapshot, Volume
@@ -35,6 +36,9 @@ class VolumeDriver(Protocol):
 
     def extend_volume(self, volume: Volume, new_size: int) -> None:
         """Grow the volume to ``new_size`` GiB, keeping its data."""
+
+    def local_path(self, volume: Volume) -> tuple[Path, str]:
+        """The volume's data as a local file and its format (raw, qcow2), for targets."""
 
     def volume_ids(self) -> set[str]:
         """Ids of every volume that has storage on this backend (to find orphans)."""

@@ -143,6 +143,10 @@ class FileDriver:
             raise DriverError(f"Refused a {prefix.rstrip('-')} id that is not a UUID.") from None
         return self.directory / f"{prefix}{canonical}"
 
+    def local_path(self, volume: Volume) -> tuple[Path, str]:
+        """Where the volume's data is, and its format, for a target to export."""
+        return self.path(volume.id), self.volume_format
+
     def path(self, volume_id: str) -> Path:
         return self._file(VOLUME, volume_id)
 

@@ -1,0 +1,323 @@
+"""The api role's side of attachments (3.27+) and of the legacy attach actions.
+
+Reserving, completing and forgetting an attachment are changes of record made here;
+exporting to a connector and removing an export need the volume's backend: the API casts
+to its volume service and waits for the attachment row to show the outcome, a call made
+of a cast and the database (so it works the same over the in-process bus and RabbitMQ).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+import uuid
+from dataclasses import dataclass
+from typing import Any
+
+from firebrick.context import RequestContext
+from firebrick.db import attachments, volumes
+from firebrick.db.attachments import Attachment
+from firebrick.db.engine import Database
+from firebrick.domain import statuses
+from firebrick.domain.errors import Conflict, FirebrickError, Invalid, InvalidVolume
+from firebrick.domain.model import Volume
+from firebrick.notifier import Notifier, volume_usage
+from firebrick.rpc.bus import Bus, cast_or_defer, volume_topic
+
+WAIT_SECONDS = 30.0
+
+
+class BackendTimeout(FirebrickError):
+    code = 500
+
+
+@dataclass
+class AttachmentAPI:
+    db: Database
+    bus: Bus
+    notifier: Notifier
+    host: str
+
+    def _project(self, ctx: RequestContext) -> str | None:
+        return None if ctx.is_admin else ctx.project_id
+
+    def get(self, ctx: RequestContext, attachment_id: str) -> Attachment:
+        with self.db.read() as conn:
+            return attachments.get(conn, attachment_id, self._project(ctx))
+
+    def list_attachments(self, ctx: RequestContext, filters: dict[str, str]) -> list[Attachment]:
+        all_tenants = filters.pop("all_tenants", "") not in ("", "0", "false", "False")
+        project = None if (ctx.is_admin and all_tenants) else ctx.project_id
+        with self.db.read() as conn:
+            return attachments.list_attachments(conn, project, filters)
+
+    def reserve(
+        self, ctx: RequestContext, volume_id: str, instance_uuid: str | None, mode: str
+    ) -> Attachment:
+        """Create the attachment ``reserved``; the volume goes ``reserved`` unless attached."""
+        attachment_id = str(uuid.uuid4())
+        with self.db.write() as conn:
+            volume = volumes.get(conn, volume_id, self._project(ctx))
+            if "error" in volume.status:
+                raise InvalidVolume(f"Volume {volume_id} is in status {volume.status}.")
+            allowed = {statuses.AVAILABLE, statuses.DOWNLOADING}
+            if volume.multiattach:
+                allowed |= {statuses.IN_USE, statuses.RESERVED}
+            existing = attachments.of_volume(conn, volume_id)
+            same_instance = instance_uuid is not None and any(
+                a.instance_uuid == instance_uuid for a in existing
+            )
+            if volume.status not in allowed and not (
+                same_instance and volume.status in (statuses.IN_USE, statuses.RESERVED)
+            ):
+                raise InvalidVolume(
+                    f"Volume {volume_id} status must be available or downloading to reserve, "
+                    f"but the current status is {volume.status}."
+                )
+            attachments.insert_attachment(
+                conn,
+                {"id": attachment_id, "volume_id": volume_id, "project_id": volume.project_id,
+                 "instance_uuid": instance_uuid, "attach_mode": mode,
+                 "attach_status": statuses.RESERVED},
+            )  # fmt: skip
+            attachments.recompute_volume_status(conn, volume_id)
+            return attachments.get(conn, attachment_id)
+
+    def request_export(
+        self, ctx: RequestContext, attachment_id: str, connector: dict[str, Any]
+    ) -> Volume:
+        """Record the connector and ask the backend to export (attachment_update)."""
+        if not connector:
+            raise Invalid("Invalid input received: connector must not be empty.")
+        with self.db.write() as conn:
+            attachment = attachments.get(conn, attachment_id, self._project(ctx))
+            volume = volumes.get(conn, attachment.volume_id)
+            if "error" in volume.status:
+                raise Conflict(f"Volume {volume.id} is in status {volume.status}.")
+            host = connector.get("host")
+            if not volume.multiattach:
+                others = [
+                    a for a in attachments.of_volume(conn, volume.id)
+                    if a.id != attachment_id and a.connection_info is not None
+                    and a.attached_host != host
+                ]  # fmt: skip
+                if others:
+                    raise Conflict(
+                        f"Volume {volume.id} is not multiattach and is connected to another host."
+                    )
+            attachments.update(
+                conn, attachment_id,
+                {"connector": dict(connector), "error": None, "connection_info": None},
+            )  # fmt: skip
+        if volume.host is None:
+            raise InvalidVolume(f"Volume {volume.id} is not placed on a backend.")
+        cast_or_defer(self.bus, volume_topic(volume.host.split("#", 1)[0]), "attachment_update",
+                      {"attachment_id": attachment_id})  # fmt: skip
+        return volume
+
+    async def wait_exported(self, attachment_id: str) -> Attachment:
+        deadline = time.monotonic() + WAIT_SECONDS
+        delay = 0.002
+        while time.monotonic() < deadline:
+            with self.db.read() as conn:
+                attachment = attachments.get(conn, attachment_id)
+            if attachment.error:
+                message = attachment.error
+                with self.db.write() as conn:
+                    attachments.update(conn, attachment_id, {"error": None})
+                if message.startswith("Invalid input"):
+                    raise Invalid(message)
+                raise BackendTimeout(message)
+            if attachment.connection_info is not None:
+                return attachment
+            await asyncio.sleep(delay)
+            delay = min(delay * 1.5, 0.05)
+        raise BackendTimeout("Unable to update attachment: the volume service did not answer.")
+
+    def complete(self, ctx: RequestContext, attachment_id: str) -> None:
+        with self.db.write() as conn:
+            attachment = attachments.get(conn, attachment_id, self._project(ctx))
+            attachments.update(
+                conn, attachment_id,
+                {"attach_status": statuses.ATTACHED, "attach_time": volumes.now()},
+            )  # fmt: skip
+            attachments.recompute_volume_status(conn, attachment.volume_id)
+            volume = volumes.get(conn, attachment.volume_id)
+        self.notifier.emit(f"volume.{self.host}", "volume.attach.end", volume_usage(volume))
+
+    def request_delete(self, ctx: RequestContext, attachment_id: str) -> tuple[str, bool]:
+        """Forget a reserved attachment, or ask the backend to remove its export.
+
+        Returns the volume id and whether the backend has work to do.
+        """
+        with self.db.write() as conn:
+            attachment = attachments.get(conn, attachment_id, self._project(ctx))
+            volume = volumes.get(conn, attachment.volume_id)
+            if attachment.connection_info is None or volume.host is None:
+                attachments.remove(conn, attachment_id)
+                attachments.recompute_volume_status(conn, volume.id)
+                self.notifier.emit(f"volume.{self.host}", "volume.detach.start",
+                                   volume_usage(volume))  # fmt: skip
+                return volume.id, False
+            attachments.update(conn, attachment_id, {"attach_status": statuses.DETACHING})
+        cast_or_defer(self.bus, volume_topic(volume.host.split("#", 1)[0]), "attachment_delete",
+                      {"attachment_id": attachment_id})  # fmt: skip
+        return volume.id, True
+
+    async def wait_deleted(self, attachment_id: str) -> None:
+        deadline = time.monotonic() + WAIT_SECONDS
+        delay = 0.002
+        while time.monotonic() < deadline:
+            with self.db.read() as conn:
+                if attachments.find(conn, attachment_id) is None:
+                    return
+            await asyncio.sleep(delay)
+            delay = min(delay * 1.5, 0.05)
+        raise BackendTimeout("Unable to delete attachment: the volume service did not answer.")
+
+    def finish_detach(self, volume_id: str) -> list[Attachment]:
+        with self.db.read() as conn:
+            volume = volumes.get(conn, volume_id)
+            left = attachments.of_volume(conn, volume_id)
+        self.notifier.emit(f"volume.{self.host}", "volume.detach.end", volume_usage(volume))
+        return left
+
+
+@dataclass
+class LegacyAttach:
+    """The pre-3.27 actions (os-reserve ... os-detach) on top of the same attachment rows."""
+
+    api: AttachmentAPI
+
+    @property
+    def db(self) -> Database:
+        return self.api.db
+
+    def reserve(self, ctx: RequestContext, volume_id: str) -> None:
+        with self.db.write() as conn:
+            volume = volumes.get(conn, volume_id, self.api._project(ctx))
+            allowed = {statuses.AVAILABLE} | ({statuses.IN_USE} if volume.multiattach else set())
+            if not volumes.update(conn, volume_id, {"status": statuses.ATTACHING},
+                                  expected={"status": allowed}):  # fmt: skip
+                raise InvalidVolume(
+                    "Volume status must be available to reserve, but the status is "
+                    f"{volume.status}."
+                )
+
+    def unreserve(self, ctx: RequestContext, volume_id: str) -> None:
+        with self.db.write() as conn:
+            volume = volumes.get(conn, volume_id, self.api._project(ctx))
+            if volume.status == statuses.ATTACHING:
+                attachments.recompute_volume_status(conn, volume_id)
+
+    def _attachment_for(self, conn: Any, volume: Volume, host: str | None) -> Attachment | None:
+        candidates = [
+            a for a in attachments.of_volume(conn, volume.id)
+            if host is None or a.attached_host == host or (a.connector or {}).get("host") == host
+        ]  # fmt: skip
+        return candidates[-1] if candidates else None
+
+    async def initialize_connection(
+        self, ctx: RequestContext, volume_id: str, body: object
+    ) -> dict[str, Any]:
+        connector = body.get("connector") if isinstance(body, dict) else None
+        if not isinstance(connector, dict) or not connector:
+            raise Invalid("Invalid input received: must specify a connector.")
+        with self.db.write() as conn:
+            volume = volumes.get(conn, volume_id, self.api._project(ctx))
+            existing = self._attachment_for(conn, volume, connector.get("host"))
+            if existing is None:
+                attachment_id = str(uuid.uuid4())
+                attachments.insert_attachment(
+                    conn,
+                    {"id": attachment_id, "volume_id": volume_id,
+                     "project_id": volume.project_id, "attach_mode": "null",
+                     "attach_status": statuses.ATTACHING},
+                )  # fmt: skip
+            else:
+                attachment_id = existing.id
+        self.api.request_export(ctx, attachment_id, connector)
+        attachment = await self.api.wait_exported(attachment_id)
+        return {"connection_info": attachment.connection_info}
+
+    def attach(self, ctx: RequestContext, volume_id: str, body: object) -> None:
+        if not isinstance(body, dict) or not body.get("mountpoint"):
+            raise Invalid("Must specify 'mountpoint'")
+        instance, host = body.get("instance_uuid"), body.get("host_name")
+        if not instance and not host:
+            raise Invalid("Invalid request to attach volume to an invalid target")
+        mode = body.get("mode", "rw")
+        if mode not in ("rw", "ro"):
+            raise Invalid("Invalid request to attach volume with an invalid mode.")
+        with self.db.write() as conn:
+            volume = volumes.get(conn, volume_id, self.api._project(ctx))
+            if volume.readonly and mode != "ro":
+                raise InvalidVolume("Volume is read-only: attach it with mode 'ro'.")
+            if volume.status == statuses.IN_USE and not volume.multiattach:
+                raise InvalidVolume(f"Volume {volume_id} is already attached.")
+            found = self._attachment_for(conn, volume, host) or self._attachment_for(
+                conn, volume, None
+            )
+            values = {"attach_status": statuses.ATTACHED, "instance_uuid": instance,
+                      "mountpoint": body["mountpoint"], "attach_mode": mode,
+                      "attach_time": volumes.now()}  # fmt: skip
+            if host:
+                values["attached_host"] = host
+            if found is None:
+                attachments.insert_attachment(
+                    conn, {"id": str(uuid.uuid4()), "volume_id": volume_id,
+                           "project_id": volume.project_id, **values},
+                )  # fmt: skip
+            else:
+                attachments.update(conn, found.id, values)
+            attachments.recompute_volume_status(conn, volume_id)
+            attached = volumes.get(conn, volume_id)
+        self.api.notifier.emit(f"volume.{self.api.host}", "volume.attach.end",
+                               volume_usage(attached))  # fmt: skip
+
+    def begin_detaching(self, ctx: RequestContext, volume_id: str) -> None:
+        with self.db.write() as conn:
+            volume = volumes.get(conn, volume_id, self.api._project(ctx))
+            if not volumes.update(conn, volume_id, {"status": statuses.DETACHING},
+                                  expected={"status": statuses.IN_USE,
+                                            "attach_status": statuses.ATTACHED}):  # fmt: skip
+                raise InvalidVolume(
+                    f"Unable to detach volume. Volume status must be 'in-use' and attach_status "
+                    f"must be 'attached' to detach (status is {volume.status})."
+                )
+
+    def roll_detaching(self, ctx: RequestContext, volume_id: str) -> None:
+        with self.db.write() as conn:
+            volume = volumes.get(conn, volume_id, self.api._project(ctx))
+            if volume.status == statuses.DETACHING:
+                attachments.recompute_volume_status(conn, volume_id)
+
+    async def terminate_connection(self, ctx: RequestContext, volume_id: str, body: object) -> None:
+        connector = body.get("connector") if isinstance(body, dict) else None
+        host = connector.get("host") if isinstance(connector, dict) else None
+        with self.db.read() as conn:
+            volume = volumes.get(conn, volume_id, self.api._project(ctx))
+            found = [
+                a for a in attachments.of_volume(conn, volume.id)
+                if a.connection_info is not None and (host is None or a.attached_host == host)
+            ]  # fmt: skip
+        for attachment in found:
+            _, remote = self.api.request_delete(ctx, attachment.id)
+            if remote:
+                await self.api.wait_deleted(attachment.id)
+
+    async def detach(self, ctx: RequestContext, volume_id: str, body: object) -> None:
+        attachment_id = body.get("attachment_id") if isinstance(body, dict) else None
+        with self.db.read() as conn:
+            volume = volumes.get(conn, volume_id, self.api._project(ctx))
+            present = attachments.of_volume(conn, volume.id)
+        if attachment_id is None and len(present) > 1:
+            raise InvalidVolume("Volume has multiple attachments: specify attachment_id.")
+        targets = [a for a in present if attachment_id in (None, a.id)]
+        for attachment in targets:
+            _, remote = self.api.request_delete(ctx, attachment.id)
+            if remote:
+                await self.api.wait_deleted(attachment.id)
+        with self.db.write() as conn:
+            attachments.recompute_volume_status(conn, volume_id)
+        self.api.finish_detach(volume_id)
