@@ -15,11 +15,12 @@ from sqlalchemy import (
     exists,
     func,
     insert,
-    or_,
     select,
 )
 from sqlalchemy import update as sql_update
 
+from firebrick.db import paging
+from firebrick.db.keyvalue import KeyValues
 from firebrick.db.schema import snapshot_metadata, snapshots
 from firebrick.db.volumes import now
 from firebrick.domain.errors import MarkerNotFound, SnapshotNotFound
@@ -39,9 +40,6 @@ _COLUMNS = {
 
 _GET = select(snapshots).where(snapshots.c.id == bindparam("sid"))
 _GET_IN_PROJECT = _GET.where(snapshots.c.project_id == bindparam("project"))
-_METADATA_OF = select(snapshot_metadata).where(
-    snapshot_metadata.c.snapshot_id.in_(bindparam("sids", expanding=True))
-)
 
 
 def _to_snapshot(row: Row[Any], metadata: dict[str, str]) -> Snapshot:
@@ -63,13 +61,11 @@ def _to_snapshot(row: Row[Any], metadata: dict[str, str]) -> Snapshot:
     )
 
 
+METADATA = KeyValues(snapshot_metadata, "snapshot_id")
+
+
 def _metadata_for(conn: Connection, ids: Sequence[str]) -> dict[str, dict[str, str]]:
-    found: dict[str, dict[str, str]] = {i: {} for i in ids}
-    for start in range(0, len(ids), 500):
-        chunk = list(ids[start : start + 500])
-        for sid, key, value in conn.execute(_METADATA_OF, {"sids": chunk}):
-            found[sid][key] = value
-    return found
+    return METADATA.of(conn, ids)
 
 
 def insert_snapshot(
@@ -151,19 +147,11 @@ def list_snapshots(
         row = conn.execute(select(snapshots).where(snapshots.c.id == marker)).first()
         if row is None:
             raise MarkerNotFound(marker)
-        alternatives = []
-        for i, (column, direction) in enumerate(keys):
-            value = row._mapping[column.name]
-            before = [c == row._mapping[c.name] for c, _ in keys[:i]]
-            if value is None:
-                continue
-            step = column > value if direction == "asc" else column < value
-            alternatives.append(and_(*before, step))
-        clauses.append(or_(*alternatives))
+        clauses.append(paging.after(row, keys))
     query = select(snapshots)
     if clauses:
         query = query.where(and_(*clauses))
-    query = query.order_by(*[c.asc() if d == "asc" else c.desc() for c, d in keys])
+    query = query.order_by(*paging.order_by(keys))
     if limit is not None:
         query = query.limit(limit)
     if offset:
@@ -201,26 +189,13 @@ def update(
 def set_metadata(
     conn: Connection, snapshot_id: str, metadata: Mapping[str, str], *, replace: bool
 ) -> None:
-    query = delete(snapshot_metadata).where(snapshot_metadata.c.snapshot_id == snapshot_id)
-    if not replace:
-        query = query.where(snapshot_metadata.c.key.in_(list(metadata)))
-    conn.execute(query)
-    if metadata:
-        conn.execute(
-            insert(snapshot_metadata),
-            [{"snapshot_id": snapshot_id, "key": k, "value": v} for k, v in metadata.items()],
-        )
+    METADATA.set(conn, snapshot_id, metadata, replace=replace)
 
 
 def delete_metadata_key(conn: Connection, snapshot_id: str, key: str) -> bool:
-    result = conn.execute(
-        delete(snapshot_metadata).where(
-            snapshot_metadata.c.snapshot_id == snapshot_id, snapshot_metadata.c.key == key
-        )
-    )
-    return result.rowcount > 0
+    return METADATA.delete_key(conn, snapshot_id, key)
 
 
 def remove(conn: Connection, snapshot_id: str) -> None:
-    conn.execute(delete(snapshot_metadata).where(snapshot_metadata.c.snapshot_id == snapshot_id))
+    METADATA.clear(conn, snapshot_id)
     conn.execute(delete(snapshots).where(snapshots.c.id == snapshot_id))

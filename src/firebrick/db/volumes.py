@@ -23,6 +23,8 @@ from sqlalchemy import (
 )
 from sqlalchemy import update as sql_update
 
+from firebrick.db import paging
+from firebrick.db.keyvalue import KeyValues
 from firebrick.db.schema import volume_metadata, volume_types, volumes
 from firebrick.domain.errors import MarkerNotFound, VolumeNotFound
 from firebrick.domain.model import Volume
@@ -100,24 +102,20 @@ def _to_volume(row: Row[Any], metadata: dict[str, str]) -> Volume:
 _GET = _SELECT.where(volumes.c.id == bindparam("vid"))
 _GET_IN_PROJECT = _GET.where(volumes.c.project_id == bindparam("project"))
 _METADATA_OF = select(volume_metadata).where(volume_metadata.c.volume_id == bindparam("vid"))
-_METADATA_OF_MANY = select(volume_metadata).where(
-    volume_metadata.c.volume_id.in_(bindparam("vids", expanding=True))
-)
 _INSERT = insert(volumes)
 _INSERT_METADATA = insert(volume_metadata)
 
 
+METADATA = KeyValues(volume_metadata, "volume_id")
+
+
 def _metadata_for(conn: Connection, ids: Sequence[str]) -> dict[str, dict[str, str]]:
-    found: dict[str, dict[str, str]] = {i: {} for i in ids}
     if len(ids) == 1:
-        for vid, key, value in conn.execute(_METADATA_OF, {"vid": ids[0]}):
-            found[vid][key] = value
-        return found
-    for start in range(0, len(ids), 500):
-        chunk = list(ids[start : start + 500])
-        for vid, key, value in conn.execute(_METADATA_OF_MANY, {"vids": chunk}):
-            found[vid][key] = value
-    return found
+        found: dict[str, str] = {}
+        for _, key, value in conn.execute(_METADATA_OF, {"vid": ids[0]}):
+            found[key] = value
+        return {ids[0]: found}
+    return METADATA.of(conn, ids)
 
 
 def insert_volume(conn: Connection, values: Mapping[str, Any], metadata: Mapping[str, str]) -> None:
@@ -195,25 +193,6 @@ def _filters(filters: Mapping[str, Any]) -> list[ColumnElement[bool]]:
     return clauses
 
 
-def _after_marker(marker: Row[Any], sort: Sequence[tuple[str, str]]) -> ColumnElement[bool]:
-    """Rows strictly after ``marker`` in the order of ``sort`` (keyset pagination)."""
-    keys = [(_COLUMNS[k], d) for k, d in sort] + [(volumes.c.id, sort[-1][1] if sort else "desc")]
-    alternatives: list[ColumnElement[bool]] = []
-    for i, (column, direction) in enumerate(keys):
-        value = marker._mapping[column.name]
-        equal_before = [c == marker._mapping[c.name] for c, _ in keys[:i]]
-        step: ColumnElement[bool]
-        if value is None:
-            # NULLs sort first ascending in SQLite/our convention; skip NULL-only comparisons.
-            step = column.is_not(None) if direction == "asc" else false()
-        else:
-            step = column > value if direction == "asc" else column < value
-            if direction == "desc":
-                step = or_(step, column.is_(None))
-        alternatives.append(and_(*equal_before, step))
-    return or_(*alternatives)
-
-
 def list_volumes(
     conn: Connection,
     *,
@@ -228,6 +207,8 @@ def list_volumes(
     clauses = _filters(filters)
     if project_id is not None:
         clauses.append(volumes.c.project_id == project_id)
+    tiebreak = sort[-1][1] if sort else "desc"
+    keys = [(_COLUMNS[k], d) for k, d in sort] + [(volumes.c.id, tiebreak)]
     if marker:
         marker_query = select(volumes).where(volumes.c.id == marker)
         if project_id is not None:
@@ -235,18 +216,10 @@ def list_volumes(
         marker_row = conn.execute(marker_query).first()
         if marker_row is None:
             raise MarkerNotFound(marker)
-        clauses.append(_after_marker(marker_row, sort))
+        clauses.append(paging.after(marker_row, keys))
     if clauses:
         query = query.where(and_(*clauses))
-    order = []
-    for key, direction in sort:
-        column = _COLUMNS[key]
-        order.append(
-            column.asc().nulls_first() if direction == "asc" else column.desc().nulls_last()
-        )
-    tiebreak = sort[-1][1] if sort else "desc"
-    order.append(volumes.c.id.asc() if tiebreak == "asc" else volumes.c.id.desc())
-    query = query.order_by(*order)
+    query = query.order_by(*paging.order_by(keys))
     if limit is not None:
         query = query.limit(limit)
     if offset:
@@ -323,24 +296,11 @@ def update(
 def set_metadata(
     conn: Connection, volume_id: str, metadata: Mapping[str, str], *, replace: bool
 ) -> None:
-    if replace:
-        conn.execute(delete(volume_metadata).where(volume_metadata.c.volume_id == volume_id))
-    else:
-        conn.execute(
-            delete(volume_metadata).where(
-                volume_metadata.c.volume_id == volume_id,
-                volume_metadata.c.key.in_(list(metadata)),
-            )
-        )
-    if metadata:
-        conn.execute(
-            insert(volume_metadata),
-            [{"volume_id": volume_id, "key": k, "value": v} for k, v in metadata.items()],
-        )
+    METADATA.set(conn, volume_id, metadata, replace=replace)
 
 
 def remove(conn: Connection, volume_id: str) -> None:
-    conn.execute(delete(volume_metadata).where(volume_metadata.c.volume_id == volume_id))
+    METADATA.clear(conn, volume_id)
     conn.execute(delete(volumes).where(volumes.c.id == volume_id))
 
 
@@ -384,12 +344,7 @@ def summary(conn: Connection, project_id: str) -> tuple[int, int, dict[str, list
 
 
 def delete_metadata_key(conn: Connection, volume_id: str, key: str) -> bool:
-    result = conn.execute(
-        delete(volume_metadata).where(
-            volume_metadata.c.volume_id == volume_id, volume_metadata.c.key == key
-        )
-    )
-    return result.rowcount > 0
+    return METADATA.delete_key(conn, volume_id, key)
 
 
 _CREATING_FROM = select(volumes.c.id).where(

@@ -1,0 +1,31 @@
+"""Keyset pagination: the rows after a marker row, in a multi-key sort order."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+from sqlalchemy import ColumnElement, Row, and_, false, or_
+
+SortKeys = Sequence[tuple[Any, str]]  # (column, "asc" | "desc"), the unique id last
+
+
+def after(marker: Row[Any], keys: SortKeys) -> ColumnElement[bool]:
+    """Rows strictly after ``marker`` in the order of ``keys`` (NULLs sort first ascending)."""
+    alternatives: list[ColumnElement[bool]] = []
+    for i, (column, direction) in enumerate(keys):
+        value = marker._mapping[column.name]
+        equal_before = [c == marker._mapping[c.name] for c, _ in keys[:i]]
+        step: ColumnElement[bool]
+        if value is None:
+            step = column.is_not(None) if direction == "asc" else false()
+        else:
+            step = column > value if direction == "asc" else column < value
+            if direction == "desc":
+                step = or_(step, column.is_(None))
+        alternatives.append(and_(*equal_before, step))
+    return or_(*alternatives)
+
+
+def order_by(keys: SortKeys) -> list[Any]:
+    return [c.asc().nulls_first() if d == "asc" else c.desc().nulls_last() for c, d in keys]
