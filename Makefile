@@ -3,13 +3,16 @@
 PYTHON ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
-# System packages the tests need (installed with apt-get when missing, as root only).
-APT_PACKAGES ?= qemu-utils xfsprogs btrfs-progs rabbitmq-server postgresql
+# System packages the tests need (installed with apt-get when missing, as root only):
+# the distributed tests and `make bench` also run a private RabbitMQ node and PostgreSQL.
+APT_PACKAGES ?= qemu-utils qemu-block-extra xfsprogs btrfs-progs tgt libiscsi-bin libnbd-bin nbdkit rabbitmq-server postgresql
 # Parallel pytest workers; every integration test has its own ports and state dirs.
 PYTEST_WORKERS ?= 2
 PYTEST_ARGS ?=
 CONFIG ?= $(wildcard etc/firebrick.conf)
 BENCH_ARGS ?=
+# embedded (one process), scaled (RabbitMQ + PostgreSQL, a process per role) or both.
+BENCH_MODE ?= both
 
 .PHONY: venv apt run test lint typecheck unit integration bench clean
 
@@ -38,7 +41,9 @@ ifneq ($(strip $(APT_PACKAGES)),)
 	@missing=""; for p in $(APT_PACKAGES); do dpkg -s $$p >/dev/null 2>&1 || missing="$$missing $$p"; done; \
 	if [ -n "$$missing" ]; then \
 		if [ "$$(id -u)" = 0 ]; then \
-			apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$missing; \
+			echo "installing missing system packages:$$missing"; \
+			apt-get update -qq && \
+			DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends $$missing; \
 		else \
 			echo "missing system packages:$$missing (run as root or install them)" >&2; exit 1; \
 		fi; \
@@ -49,7 +54,7 @@ run: venv
 	$(BIN)/firebrick serve $(if $(CONFIG),--config $(CONFIG))
 
 lint: venv
-	$(BIN)/ruff check src tests
+	$(BIN)/ruff check src tests bench
 
 typecheck: venv
 	$(BIN)/mypy
@@ -63,8 +68,8 @@ integration: venv apt
 test: venv apt lint typecheck
 	$(BIN)/pytest -q -n $(PYTEST_WORKERS) $(PYTEST_ARGS)
 
-bench: venv
-	$(BIN)/python bench/bench.py $(BENCH_ARGS)
+bench: venv apt
+	$(BIN)/python bench/bench.py --mode $(BENCH_MODE) $(BENCH_ARGS)
 
 clean:
 	rm -rf .pytest_cache .mypy_cache .ruff_cache build dist

@@ -1,9 +1,17 @@
 #!/usr/bin/env python3
 """Benchmark Firebrick's create path end to end, as a client sees it, against Cinder 29.
 
-Starts its own ``firebrick serve`` (temporary state dir, unlimited quotas, one thin file
-backend with a large over-subscription ratio) and measures over HTTP with an async httpx
-client (keep-alive, noauth):
+Starts its own deployment (temporary state dir, unlimited quotas, one thin file backend
+with a large over-subscription ratio) in one of two modes:
+
+* ``embedded`` (the default): one ``firebrick serve`` process on SQLite and the
+  in-process bus;
+* ``scaled``: a private RabbitMQ node and PostgreSQL server (the test suite's
+  ``tests/integration/infra``, on free loopback ports) and separate ``firebrick api``,
+  ``firebrick scheduler`` and ``firebrick volume --backend file-1`` processes;
+* ``both``: embedded, then scaled, printed side by side.
+
+and measures over HTTP with an async httpx client (keep-alive, noauth):
 
 * create: POST /volumes, then poll GET /volumes/{id} every ``--poll`` seconds until the
   volume is ``available``; throughput and p50/p95/p99 latency at concurrency 1, 8 and 32;
@@ -12,10 +20,12 @@ client (keep-alive, noauth):
   present (filled through the API at concurrency 32).
 
 Prints a table with Cinder 29's figures and Firebrick's targets beside ours, and writes
-the figures as JSON (``--output``, default bench-results.json).
+the figures as JSON (``--output``, default bench-results.json), one object per mode under
+``modes``; a mode not run this time keeps the figures the file already had.
 
-    python bench/bench.py            # N=100 per concurrency, lists at 1k and 10k volumes
-    python bench/bench.py --quick    # N=20, list at 1k only
+    python bench/bench.py                  # embedded; N=100 per concurrency, 1k and 10k lists
+    python bench/bench.py --mode both      # embedded and scaled out, side by side
+    python bench/bench.py --quick          # N=20, list at 1k only
 """
 
 from __future__ import annotations
@@ -36,7 +46,7 @@ import time
 import uuid
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, NoReturn
 
 import httpx
 
@@ -46,11 +56,15 @@ CINDER_REFERENCE = {
     "create_p50_ms_c1": 129.0,
     "list_detail_1000_ms": 250.0,
 }
+# Per mode: the embedded service >= 20x Cinder at concurrency 8, scaled out >= 10x.
 TARGETS = {
-    "create_per_s_c8": 240.0,  # >= 20x Cinder at concurrency 8
-    "create_p50_ms_c1": 10.0,
+    "embedded": {"create_per_s_c8": 240.0, "create_p50_ms_c1": 10.0},
+    "scaled": {"create_per_s_c8": 120.0},
 }
+MODES = ("embedded", "scaled")
 MICROVERSION = {"OpenStack-API-Version": "volume 3.71"}
+REPO = Path(__file__).resolve().parent.parent
+STARTUP_TIMEOUT = 90.0
 
 
 @dataclass
@@ -107,60 +121,49 @@ def firebrick_command() -> list[str]:
     return [found] if found else [sys.executable, "-m", "firebrick"]
 
 
-def write_config(state: Path, port: int) -> Path:
-    config = state / "firebrick.conf"
-    config.write_text(
-        "\n".join(
-            [
-                "[DEFAULT]",
-                "host = bench",
-                f"state_path = {state}",
-                "osapi_volume_listen = 127.0.0.1",
-                f"osapi_volume_listen_port = {port}",
-                "enabled_backends = file-1",
-                "auth_strategy = noauth",
-                "quota_volumes = -1",
-                "quota_gigabytes = -1",
-                "quota_snapshots = -1",
-                "",
-                "[file-1]",
-                "volume_driver = file",
-                "volume_backend_name = file-1",
-                f"file_volume_dir = {state / 'volumes' / 'file-1'}",
-                "max_over_subscription_ratio = 100000.0",
-                "",
-            ]
-        )
-    )
+def write_config(
+    state: Path,
+    port: int,
+    *,
+    transport_url: str | None = None,
+    database_url: str | None = None,
+    log_dir: Path | None = None,
+    name: str = "firebrick.conf",
+) -> Path:
+    """The configuration; with ``transport_url``/``database_url`` for the scaled-out roles."""
+    config = state / name
+    lines = [
+        "[DEFAULT]",
+        "host = bench",
+        f"state_path = {state}",
+        "osapi_volume_listen = 127.0.0.1",
+        f"osapi_volume_listen_port = {port}",
+        "enabled_backends = file-1",
+        "auth_strategy = noauth",
+        "quota_volumes = -1",
+        "quota_gigabytes = -1",
+        "quota_snapshots = -1",
+    ]
+    if transport_url:
+        lines.append(f"transport_url = {transport_url}")
+    if log_dir:
+        lines.append(f"log_dir = {log_dir}")
+    if database_url:
+        lines += ["", "[database]", f"connection = {database_url}"]
+    lines += [
+        "",
+        "[file-1]",
+        "volume_driver = file",
+        "volume_backend_name = file-1",
+        f"file_volume_dir = {state / 'volumes' / 'file-1'}",
+        "max_over_subscription_ratio = 100000.0",
+        "",
+    ]
+    config.write_text("\n".join(lines))
     return config
 
 
-def start_service(state: Path) -> tuple[subprocess.Popen[bytes], str]:
-    port = free_port()
-    config = write_config(state, port)
-    out = (state / "serve.out").open("wb")
-    proc = subprocess.Popen(
-        [*firebrick_command(), "serve", "--config", str(config)],
-        stdout=out,
-        stderr=subprocess.STDOUT,
-        cwd=state,
-    )
-    base = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 60
-    while time.monotonic() < deadline:
-        if proc.poll() is not None:
-            break
-        try:
-            httpx.get(base + "/", timeout=1.0)
-            return proc, base
-        except httpx.HTTPError:
-            time.sleep(0.05)
-    stop_service(proc)
-    output = (state / "serve.out").read_text(errors="replace")
-    raise SystemExit(f"firebrick serve did not come up:\n{output[-4000:]}")
-
-
-def stop_service(proc: subprocess.Popen[bytes]) -> None:
+def stop_process(proc: subprocess.Popen[bytes]) -> None:
     if proc.poll() is None:
         proc.send_signal(signal.SIGTERM)
         try:
@@ -168,6 +171,134 @@ def stop_service(proc: subprocess.Popen[bytes]) -> None:
         except subprocess.TimeoutExpired:
             proc.kill()
             proc.wait(15)
+
+
+class Deployment:
+    """The processes (and servers) of one mode; ``stop()`` ends all of them."""
+
+    def __init__(self, mode: str, state: Path) -> None:
+        self.mode = mode
+        self.state = state
+        self.base = ""
+        self.processes: dict[str, subprocess.Popen[bytes]] = {}
+        self.outputs: dict[str, Path] = {}
+        self.servers: list[Any] = []
+
+    def spawn(self, name: str, args: list[str], config: Path) -> None:
+        output = self.state / f"{name}.out"
+        self.outputs[name] = output
+        with output.open("wb") as out:
+            self.processes[name] = subprocess.Popen(
+                [*firebrick_command(), *args, "--config", str(config)],
+                stdout=out,
+                stderr=subprocess.STDOUT,
+                stdin=subprocess.DEVNULL,
+                cwd=self.state,
+            )
+
+    def fail(self, why: str) -> NoReturn:
+        outputs = "\n".join(
+            f"--- {name}\n{path.read_text(errors='replace')[-3000:]}"
+            for name, path in self.outputs.items()
+            if path.exists()
+        )
+        self.stop()
+        raise SystemExit(f"{self.mode}: {why}\n{outputs}")
+
+    def wait_for_api(self, port: int) -> None:
+        self.base = f"http://127.0.0.1:{port}"
+        deadline = time.monotonic() + STARTUP_TIMEOUT
+        while time.monotonic() < deadline:
+            dead = [name for name, proc in self.processes.items() if proc.poll() is not None]
+            if dead:
+                self.fail(f"{', '.join(dead)} exited while starting")
+            try:
+                httpx.get(self.base + "/", timeout=1.0)
+                return
+            except httpx.HTTPError:
+                time.sleep(0.05)
+        self.fail("the API did not come up")
+
+    def wait_for_pool(self) -> None:
+        """Until the scheduler can place on file-1 (the volume service has reported)."""
+        deadline = time.monotonic() + STARTUP_TIMEOUT
+        headers = {"X-Auth-Token": "bench:admin"}
+        while time.monotonic() < deadline:
+            resp = httpx.get(
+                f"{self.base}/v3/admin/scheduler-stats/get_pools", headers=headers, timeout=5.0
+            )
+            if resp.status_code == 200 and resp.json()["pools"]:
+                return
+            time.sleep(0.1)
+        self.fail("no pool was reported")
+
+    def stop(self) -> None:
+        for proc in self.processes.values():
+            stop_process(proc)
+        for server in reversed(self.servers):
+            server.stop()
+        self.servers = []
+
+
+def start_embedded(state: Path) -> Deployment:
+    deployment = Deployment("embedded", state)
+    port = free_port()
+    deployment.spawn("serve", ["serve"], write_config(state, port))
+    deployment.wait_for_api(port)
+    return deployment
+
+
+def start_scaled(state: Path) -> Deployment:
+    """RabbitMQ, PostgreSQL, and api, scheduler and volume as three processes."""
+    sys.path.insert(0, str(REPO / "tests" / "integration"))
+    from infra import postgres, rabbitmq
+
+    if not rabbitmq.available() or not postgres.available():
+        raise SystemExit("scaled mode needs rabbitmq-server and postgresql (make apt, as root)")
+    deployment = Deployment("scaled", state)
+    try:
+        broker = rabbitmq.RabbitMQServer(state / "rabbitmq", port=0)
+        deployment.servers.append(broker)
+        broker.start()
+        database = postgres.PostgresServer(
+            postgres.make_base_dir("fb-bench-pg-"), postgres.free_port()
+        )
+        deployment.servers.append(_RemovingServer(database))
+        database.start()
+    except BaseException:
+        deployment.stop()
+        raise
+    port = free_port()
+    for name, args in (
+        ("volume", ["volume", "--backend", "file-1"]),
+        ("scheduler", ["scheduler"]),
+        ("api", ["api"]),
+    ):
+        config = write_config(
+            state,
+            port,
+            transport_url=broker.url,
+            database_url=database.url,
+            log_dir=state / "log" / name,
+            name=f"firebrick-{name}.conf",
+        )
+        deployment.spawn(name, args, config)
+    deployment.wait_for_api(port)
+    deployment.wait_for_pool()
+    return deployment
+
+
+class _RemovingServer:
+    """Stops a PostgreSQL server by removing it (its directory is outside ``state``)."""
+
+    def __init__(self, server: Any) -> None:
+        self.server = server
+
+    def stop(self) -> None:
+        self.server.remove()
+
+
+START = {"embedded": start_embedded, "scaled": start_scaled}
 
 
 # ---------------------------------------------------------------------------------------
@@ -345,54 +476,108 @@ async def measure(base: str, args: argparse.Namespace) -> dict[str, Any]:
 # report
 
 
-def verdicts(results: dict[str, Any]) -> dict[str, bool]:
+def verdicts(mode: str, results: dict[str, Any]) -> dict[str, bool]:
     create = results["create"]
-    return {
-        "create_per_s_c8 >= 240": create["8"]["per_s"] >= TARGETS["create_per_s_c8"],
-        "create_p50_ms_c1 <= 10": create["1"]["p50_ms"] <= TARGETS["create_p50_ms_c1"],
-    }
+    targets = TARGETS[mode]
+    met = {}
+    if "create_per_s_c8" in targets:
+        wanted = targets["create_per_s_c8"]
+        met[f"create_per_s_c8 >= {wanted:g}"] = create["8"]["per_s"] >= wanted
+    if "create_p50_ms_c1" in targets:
+        wanted = targets["create_p50_ms_c1"]
+        met[f"create_p50_ms_c1 <= {wanted:g}"] = create["1"]["p50_ms"] <= wanted
+    return met
 
 
-def print_table(results: dict[str, Any]) -> None:
-    print()
-    print(f"{'measure':<34}{'firebrick':>12}{'cinder 29':>12}{'target':>12}{'vs cinder':>11}")
-    print("-" * 81)
+def rows(results: dict[str, Any]) -> list[tuple[str, str, str]]:
+    """(measure, figure, cinder 29) for one mode's results."""
+    out = []
     for c in ("1", "8", "32"):
         run = results["create"][c]
         ref = CINDER_REFERENCE["create_per_s"][c]
-        target = f">= {TARGETS['create_per_s_c8']:.0f}" if c == "8" else ""
-        ratio = run["per_s"] / ref
-        print(
-            f"{f'create/s  c={c}':<34}{run['per_s']:>12.1f}{ref:>12.1f}{target:>12}{ratio:>10.1f}x"
-        )
+        out.append((f"create/s  c={c}", f"{run['per_s']:.1f}", f"{ref:.1f}"))
     for c in ("1", "8", "32"):
         run = results["create"][c]
         ref = f"{CINDER_REFERENCE['create_p50_ms_c1']:.0f}" if c == "1" else ""
-        target = f"<= {TARGETS['create_p50_ms_c1']:.0f}" if c == "1" else ""
-        print(
-            f"{f'create ms c={c} p50/p95/p99':<34}"
-            f"{run['p50_ms']:>6.1f}/{run['p95_ms']:.1f}/{run['p99_ms']:.1f}".ljust(46)
-            + f"{ref:>12}{target:>12}"
+        out.append(
+            (
+                f"create ms c={c} p50/p95/p99",
+                f"{run['p50_ms']:.1f}/{run['p95_ms']:.1f}/{run['p99_ms']:.1f}",
+                ref,
+            )
         )
     delete = results["delete"]
-    print(f"{'delete/s  c=8':<34}{delete['per_s']:>12.1f}")
-    print(f"{'delete ms c=8 p50/p95':<34}{delete['p50_ms']:>6.1f}/{delete['p95_ms']:.1f}")
+    out.append(("delete/s  c=8", f"{delete['per_s']:.1f}", ""))
+    out.append(("delete ms c=8 p50/p95", f"{delete['p50_ms']:.1f}/{delete['p95_ms']:.1f}", ""))
     for size, listing in results["list_detail"].items():
         ref = f"{CINDER_REFERENCE['list_detail_1000_ms']:.0f}" if size == "1000" else ""
-        print(f"{f'detail list ({size} vols) ms':<34}{listing['median_ms']:>12.1f}{ref:>12}")
+        out.append((f"detail list ({size} vols) ms", f"{listing['median_ms']:.1f}", ref))
+    return out
+
+
+def print_table(modes: dict[str, dict[str, Any]]) -> None:
+    """The figures of each mode side by side, Cinder 29's beside them, then the targets."""
+    names = list(modes)
+    table = {name: rows(results) for name, results in modes.items()}
     print()
-    for name, ok in results["targets_met"].items():
-        print(f"target {name}: {'met' if ok else 'MISSED'}")
-    failures = (
-        sum(r["failures"] for r in results["create"].values()) + results["delete"]["failures"]
-    )
-    if failures:
-        print(f"WARNING: {failures} operations failed or timed out")
+    header = f"{'measure':<30}" + "".join(f"{name:>20}" for name in names) + f"{'cinder 29':>12}"
+    print(header)
+    print("-" * len(header))
+    for i, (measure, _, ref) in enumerate(table[names[0]]):
+        figures = "".join(f"{table[name][i][1]:>20}" for name in names)
+        print(f"{measure:<30}{figures}{ref:>12}")
+    print()
+    for name, results in modes.items():
+        c8 = results["create"]["8"]["per_s"]
+        ratio = c8 / CINDER_REFERENCE["create_per_s"]["8"]
+        print(f"{name}: {ratio:.1f}x Cinder 29 at concurrency 8")
+        for target, ok in results["targets_met"].items():
+            print(f"  target {target}: {'met' if ok else 'MISSED'}")
+        failures = (
+            sum(r["failures"] for r in results["create"].values()) + results["delete"]["failures"]
+        )
+        if failures:
+            print(f"  WARNING: {failures} operations failed or timed out")
+
+
+def run_mode(mode: str, args: argparse.Namespace) -> dict[str, Any]:
+    state = Path(tempfile.mkdtemp(prefix=f"firebrick-bench-{mode}-"))
+    print(f"{mode}: starting in {state}", flush=True)
+    deployment = START[mode](state)
+    try:
+        started = time.time()
+        results = asyncio.run(measure(deployment.base, args))
+    finally:
+        deployment.stop()
+        if not args.keep:
+            shutil.rmtree(state, ignore_errors=True)
+    results["targets_met"] = verdicts(mode, results)
+    results["targets"] = TARGETS[mode]
+    results["processes"] = sorted(deployment.processes)
+    results["started_at"] = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(started))
+    return results
+
+
+def previous_modes(path: Path) -> dict[str, Any]:
+    """The per-mode figures an earlier run left in ``path`` (none if it has another shape)."""
+    try:
+        data = json.loads(path.read_text())
+    except (OSError, ValueError):
+        return {}
+    modes = data.get("modes") if isinstance(data, dict) else None
+    return dict(modes) if isinstance(modes, dict) else {}
 
 
 def main() -> int:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument(
+        "--mode",
+        choices=[*MODES, "both"],
+        default="embedded",
+        help="embedded (one process), scaled (RabbitMQ, PostgreSQL, one process a role) "
+        "or both (default embedded)",
     )
     parser.add_argument("--quick", action="store_true", help="N=20 and skip the 10,000-volume list")
     parser.add_argument(
@@ -409,37 +594,33 @@ def main() -> int:
     )
     parser.add_argument("--timeout", type=float, default=120.0, help="per-volume timeout, s")
     parser.add_argument("--output", default="bench-results.json", help="JSON results path")
-    parser.add_argument("--keep", action="store_true", help="keep the temporary state dir")
+    parser.add_argument("--keep", action="store_true", help="keep the temporary state dirs")
     args = parser.parse_args()
     if args.n is None:
         args.n = 20 if args.quick else 100
 
-    state = Path(tempfile.mkdtemp(prefix="firebrick-bench-"))
-    print(f"starting firebrick serve in {state}", flush=True)
-    proc, base = start_service(state)
-    try:
-        started = time.time()
-        results = asyncio.run(measure(base, args))
-    finally:
-        stop_service(proc)
-        if not args.keep:
-            shutil.rmtree(state, ignore_errors=True)
-    results["targets_met"] = verdicts(results)
-    results["reference_cinder_29"] = CINDER_REFERENCE
-    results["targets"] = TARGETS
-    results["meta"] = {
-        "started_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(started)),
-        "quick": args.quick,
-        "n": args.n,
-        "poll_s": args.poll,
-        "poll_max_s": args.poll_max,
-        "cpus": os.cpu_count(),
-        "python": platform.python_version(),
-        "machine": platform.platform(),
+    selected = list(MODES) if args.mode == "both" else [args.mode]
+    ran = {mode: run_mode(mode, args) for mode in selected}
+    print_table(ran)
+
+    output = Path(args.output)
+    modes = {**previous_modes(output), **ran}
+    results = {
+        "modes": {mode: modes[mode] for mode in MODES if mode in modes},
+        "reference_cinder_29": CINDER_REFERENCE,
+        "meta": {
+            "modes_run": selected,
+            "quick": args.quick,
+            "n": args.n,
+            "poll_s": args.poll,
+            "poll_max_s": args.poll_max,
+            "cpus": os.cpu_count(),
+            "python": platform.python_version(),
+            "machine": platform.platform(),
+        },
     }
-    print_table(results)
-    Path(args.output).write_text(json.dumps(results, indent=2) + "\n")
-    print(f"\nresults written to {args.output}")
+    output.write_text(json.dumps(results, indent=2) + "\n")
+    print(f"\nresults written to {output}")
     return 0
 
 
