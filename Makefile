@@ -70,6 +70,7 @@ test: venv apt lint typecheck
 
 bench: venv apt
 	$(BIN)/python bench/bench.py --mode $(BENCH_MODE) $(BENCH_ARGS)
+	$(BIN)/python bench/clone_bench.py
 
 clean:
 	rm -rf .pytest_cache .mypy_cache .ruff_cache build dist

@@ -54,10 +54,9 @@ def _wait_for_signal(name: str) -> None:
 
 def _start(args: argparse.Namespace, names: list[str], *, shared: bool) -> int:
     conf = config.load(args.config)
-    if len(names) > 1:
-        # Roles share one interpreter: hand the GIL over more often than every 5 ms, so
-        # that a request does not queue behind a flow for a whole interval.
-        sys.setswitchinterval(0.0005)
+    # Every role runs several threads (workers, consumers, reporters): hand the GIL over
+    # more often than every 5 ms, so that a request does not queue behind a flow.
+    sys.setswitchinterval(0.0005)
     logs.setup(conf.log_dir, names, debug=conf.debug)
     backend = getattr(args, "backend", None)
     services = bootstrap.roles(conf, names, backend=backend, shared=shared)
