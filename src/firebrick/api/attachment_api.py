@@ -145,32 +145,50 @@ class AttachmentAPI:
             volume = volumes.get(conn, attachment.volume_id)
         self.notifier.emit(f"volume.{self.host}", "volume.attach.end", volume_usage(volume))
 
-    def request_delete(self, ctx: RequestContext, attachment_id: str) -> tuple[str, bool]:
+    def forget(self, attachment_id: str) -> None:
+        """Drop an attachment the client never got (its create failed)."""
+        with self.db.write() as conn:
+            attachment = attachments.find(conn, attachment_id)
+            if attachment is not None:
+                attachments.remove(conn, attachment_id)
+                attachments.recompute_volume_status(conn, attachment.volume_id)
+
+    def request_delete(
+        self, ctx: RequestContext, attachment_id: str, *, keep_record: bool = False
+    ) -> tuple[str, bool]:
         """Forget a reserved attachment, or ask the backend to remove its export.
 
-        Returns the volume id and whether the backend has work to do.
+        Returns the volume id and whether the backend has work to do. ``keep_record``
+        removes only the export (legacy os-terminate_connection; os-detach forgets it).
         """
         with self.db.write() as conn:
             attachment = attachments.get(conn, attachment_id, self._project(ctx))
             volume = volumes.get(conn, attachment.volume_id)
             if attachment.connection_info is None or volume.host is None:
+                if keep_record:
+                    return volume.id, False
                 attachments.remove(conn, attachment_id)
                 attachments.recompute_volume_status(conn, volume.id)
-                self.notifier.emit(f"volume.{self.host}", "volume.detach.start",
-                                   volume_usage(volume))  # fmt: skip
+                if attachment.connector is None:
+                    # Never exported: no backend emitted detach.start for it.
+                    self.notifier.emit(f"volume.{self.host}", "volume.detach.start",
+                                       volume_usage(volume))  # fmt: skip
                 return volume.id, False
-            attachments.update(conn, attachment_id, {"attach_status": statuses.DETACHING})
+            if not keep_record:
+                attachments.update(conn, attachment_id, {"attach_status": statuses.DETACHING})
         cast_or_defer(self.bus, volume_topic(volume.host.split("#", 1)[0]), "attachment_delete",
-                      {"attachment_id": attachment_id})  # fmt: skip
+                      {"attachment_id": attachment_id, "keep_record": keep_record})  # fmt: skip
         return volume.id, True
 
-    async def wait_deleted(self, attachment_id: str) -> None:
+    async def wait_deleted(self, attachment_id: str, *, keep_record: bool = False) -> None:
+        """Until the row is gone (or, with ``keep_record``, has no connection left)."""
         deadline = time.monotonic() + WAIT_SECONDS
         delay = 0.002
         while time.monotonic() < deadline:
             with self.db.read() as conn:
-                if attachments.find(conn, attachment_id) is None:
-                    return
+                found = attachments.find(conn, attachment_id)
+            if found is None or (keep_record and found.connection_info is None):
+                return
             await asyncio.sleep(delay)
             delay = min(delay * 1.5, 0.05)
         raise BackendTimeout("Unable to delete attachment: the volume service did not answer.")
@@ -302,9 +320,9 @@ class LegacyAttach:
                 if a.connection_info is not None and (host is None or a.attached_host == host)
             ]  # fmt: skip
         for attachment in found:
-            _, remote = self.api.request_delete(ctx, attachment.id)
+            _, remote = self.api.request_delete(ctx, attachment.id, keep_record=True)
             if remote:
-                await self.api.wait_deleted(attachment.id)
+                await self.api.wait_deleted(attachment.id, keep_record=True)
 
     async def detach(self, ctx: RequestContext, volume_id: str, body: object) -> None:
         attachment_id = body.get("attachment_id") if isinstance(body, dict) else None

@@ -92,8 +92,12 @@ class AttachWorker:
         with self.db.write() as conn:
             attachments.update(conn, attachment_id, {"error": message})
 
-    def delete(self, attachment_id: str) -> None:
-        """Remove the attachment's access, then its row (attachment_delete)."""
+    def delete(self, attachment_id: str, *, keep_record: bool = False) -> None:
+        """Remove the attachment's access, then its row (attachment_delete).
+
+        ``keep_record`` (legacy os-terminate_connection) keeps the row, without its
+        connection, for os-detach to finish.
+        """
         with self.db.read() as conn:
             attachment = attachments.find(conn, attachment_id)
             volume = volumes.find(conn, attachment.volume_id) if attachment else None
@@ -109,8 +113,11 @@ class AttachWorker:
             LOG.error("Volume %s: removing the export of attachment %s failed: %s",
                       attachment.volume_id, attachment_id, type(exc).__name__)  # fmt: skip
         with self.db.write() as conn:
-            attachments.remove(conn, attachment_id)
-            attachments.recompute_volume_status(conn, attachment.volume_id)
+            if keep_record:
+                attachments.update(conn, attachment_id, {"connection_info": None})
+            else:
+                attachments.remove(conn, attachment_id)
+                attachments.recompute_volume_status(conn, attachment.volume_id)
 
     def restore(self) -> None:
         """Re-create the exports of every attached volume (after a restart) and drop the rest."""

@@ -176,7 +176,9 @@ class VolumeManager:
         elif method == "attachment_update" and self.attacher is not None:
             self.attacher.update(payload["attachment_id"])
         elif method == "attachment_delete" and self.attacher is not None:
-            self.attacher.delete(payload["attachment_id"])
+            self.attacher.delete(
+                payload["attachment_id"], keep_record=bool(payload.get("keep_record"))
+            )
         else:
             LOG.error("Backend %s: unknown request %s", self.backend, method)
 

@@ -95,8 +95,13 @@ async def create_attachment(request: Request, c: CallDep, payload: JsonBody) -> 
     api = _api(request)
     attachment = api.reserve(c.ctx, volume_id, body.get("instance_uuid"), mode)
     if connector:
-        api.request_export(c.ctx, attachment.id, connector)
-        attachment = await api.wait_exported(attachment.id)
+        try:
+            api.request_export(c.ctx, attachment.id, connector)
+            attachment = await api.wait_exported(attachment.id)
+        except Exception:
+            # The client never learns this attachment's id: it must not linger.
+            api.forget(attachment.id)
+            raise
     return JSONResponse({"attachment": detail(attachment)})
 
 

@@ -484,7 +484,7 @@ class FileDriver:
                     "thin_provisioning_support": self.thin,
                     "thick_provisioning_support": not self.thin,
                     "QoS_support": False,
-                    "multiattach": False,
+                    "multiattach": True,
                     "online_extend_support": True,
                     "clone_method": self.clone_method,
                 }
