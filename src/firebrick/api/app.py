@@ -10,8 +10,9 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException
 
-from firebrick.api.attachment_api import AttachmentAPI, LegacyAttach
+from firebrick.api.attachment_api import AttachmentAPI
 from firebrick.api.faults import fault_body, fault_for, fault_headers
+from firebrick.api.legacy_attach import LegacyAttach
 from firebrick.api.middleware import OpenStackMiddleware
 from firebrick.api.routes import (
     admin,

@@ -8,8 +8,8 @@ from fastapi import APIRouter, Request, Response
 from fastapi.responses import JSONResponse
 
 from firebrick.api import listing, validation
-from firebrick.api.attachment_api import LegacyAttach
 from firebrick.api.deps import Call, CallDep, JsonBody
+from firebrick.api.legacy_attach import LegacyAttach
 from firebrick.api.microversion import APIVersion
 from firebrick.api.views import volumes as views
 from firebrick.api.views.volumes import timestamp
