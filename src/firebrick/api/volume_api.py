@@ -173,7 +173,7 @@ class VolumeAPI:
         volume_id = str(uuid.uuid4())
         stamp = volumes.now()
         with self.db.write() as conn:
-            digest = idempotency.fingerprint(req)
+            digest = idempotency.fingerprint(req) if idempotency_key else None
             if idempotency_key:
                 existing = idempotency.lookup(
                     conn, ctx.project_id, "volume", idempotency_key, digest

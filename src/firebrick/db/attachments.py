@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Connection, Row, delete, insert, select
+from sqlalchemy import Connection, Row, bindparam, delete, insert, select
 from sqlalchemy import update as sql_update
 
 from firebrick.db import volumes
@@ -128,15 +128,18 @@ def recompute_volume_status(conn: Connection, volume_id: str) -> None:
     volumes.update(conn, volume_id, {"status": status, "attach_status": attach_status})
 
 
+_ATTACHED_TO = select(attachments).where(
+    attachments.c.volume_id.in_(bindparam("vids", expanding=True)),
+    attachments.c.attach_status == "attached",
+)
+
+
 def attached_to(conn: Connection, volume_ids: list[str]) -> dict[str, list[Attachment]]:
     """The ``attached`` attachments of each volume (what a volume's detail lists)."""
     found: dict[str, list[Attachment]] = {}
     for start in range(0, len(volume_ids), 500):
         chunk = volume_ids[start : start + 500]
-        query = select(attachments).where(
-            attachments.c.volume_id.in_(chunk), attachments.c.attach_status == "attached"
-        )
-        for row in conn.execute(query):
+        for row in conn.execute(_ATTACHED_TO, {"vids": chunk}):
             attachment = _to_attachment(row)
             found.setdefault(attachment.volume_id, []).append(attachment)
     return found
