@@ -86,15 +86,11 @@ class SnapshotAPI:
         with self.db.write() as conn:
             digest = idempotency.fingerprint(req) if idempotency_key else None
             if idempotency_key:
-                existing = idempotency.lookup(
-                    conn, ctx.project_id, "snapshot", idempotency_key, digest
+                earlier = idempotency.replay(
+                    conn, ctx.project_id, "snapshot", idempotency_key, digest, snapshots.find
                 )
-                if existing is not None:
-                    found = snapshots.find(conn, existing)
-                    if found is not None:
-                        return found
-                    # The snapshot it made is gone: the key now makes a new one.
-                    idempotency.forget(conn, ctx.project_id, "snapshot", idempotency_key)
+                if earlier is not None:
+                    return earlier
             volume = volumes.get(conn, req.volume_id, self._project(ctx))
             if version >= SNAPSHOT_IN_USE and req.force is False:
                 raise InvalidInput(

@@ -175,15 +175,11 @@ class VolumeAPI:
         with self.db.write() as conn:
             digest = idempotency.fingerprint(req) if idempotency_key else None
             if idempotency_key:
-                existing = idempotency.lookup(
-                    conn, ctx.project_id, "volume", idempotency_key, digest
+                earlier = idempotency.replay(
+                    conn, ctx.project_id, "volume", idempotency_key, digest, volumes.find
                 )
-                if existing is not None:
-                    found = volumes.find(conn, existing)
-                    if found is not None:
-                        return found
-                    # The volume it made is gone: the key now makes a new one.
-                    idempotency.forget(conn, ctx.project_id, "volume", idempotency_key)
+                if earlier is not None:
+                    return earlier
             origin, snapshot = self._origin(conn, ctx, req)
             minimum = snapshot.volume_size if snapshot else origin.size if origin else 1
             size = req.size if req.size is not None else (minimum if origin else None)

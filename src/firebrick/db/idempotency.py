@@ -4,14 +4,17 @@ from __future__ import annotations
 
 import hashlib
 import json
+from collections.abc import Callable
 from dataclasses import asdict, is_dataclass
-from typing import Any
+from typing import Any, TypeVar
 
 from sqlalchemy import Connection, bindparam, delete, insert, select
 
 from firebrick.db.schema import idempotency_keys
 from firebrick.db.volumes import now
 from firebrick.domain.errors import Invalid
+
+T = TypeVar("T")
 
 _LOOKUP = select(idempotency_keys.c.resource_id, idempotency_keys.c.fingerprint).where(
     idempotency_keys.c.project_id == bindparam("project"),
@@ -66,3 +69,24 @@ def remember(
             created_at=now(), fingerprint=request_fingerprint,
         )
     )  # fmt: skip
+
+
+def replay(
+    conn: Connection,
+    project_id: str,
+    kind: str,
+    key: str,
+    request_fingerprint: str | None,
+    find: Callable[[Connection, str], T | None],
+) -> T | None:
+    """The resource an earlier request with ``key`` made, if it still exists.
+
+    A key whose resource is gone is forgotten, so that it makes a new one.
+    """
+    existing = lookup(conn, project_id, kind, key, request_fingerprint)
+    if existing is None:
+        return None
+    found = find(conn, existing)
+    if found is None:
+        forget(conn, project_id, kind, key)
+    return found

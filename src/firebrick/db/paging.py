@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-from sqlalchemy import ColumnElement, Row, and_, false, or_
+from sqlalchemy import ColumnElement, Connection, Row, Select, Table, and_, false, func, or_, select
 
 SortKeys = Sequence[tuple[Any, str]]  # (column, "asc" | "desc"), the unique id last
 
@@ -29,3 +29,29 @@ def after(marker: Row[Any], keys: SortKeys) -> ColumnElement[bool]:
 
 def order_by(keys: SortKeys) -> list[Any]:
     return [c.asc().nulls_first() if d == "asc" else c.desc().nulls_last() for c, d in keys]
+
+
+def fetch(
+    conn: Connection,
+    query: Select[Any],
+    clauses: Sequence[ColumnElement[bool]],
+    keys: SortKeys,
+    limit: int | None,
+    offset: int,
+) -> list[Row[Any]]:
+    """One page: ``query`` filtered by ``clauses``, sorted by ``keys``."""
+    if clauses:
+        query = query.where(and_(*clauses))
+    query = query.order_by(*order_by(keys))
+    if limit is not None:
+        query = query.limit(limit)
+    if offset:
+        query = query.offset(offset)
+    return list(conn.execute(query).all())
+
+
+def count(conn: Connection, table: Table, clauses: Sequence[ColumnElement[bool]]) -> int:
+    query = select(func.count()).select_from(table)
+    if clauses:
+        query = query.where(and_(*clauses))
+    return int(conn.execute(query).scalar_one())

@@ -9,11 +9,9 @@ from sqlalchemy import (
     ColumnElement,
     Connection,
     Row,
-    and_,
     bindparam,
     delete,
     exists,
-    func,
     insert,
     select,
 )
@@ -148,15 +146,7 @@ def list_snapshots(
         if row is None:
             raise MarkerNotFound(marker)
         clauses.append(paging.after(row, keys))
-    query = select(snapshots)
-    if clauses:
-        query = query.where(and_(*clauses))
-    query = query.order_by(*paging.order_by(keys))
-    if limit is not None:
-        query = query.limit(limit)
-    if offset:
-        query = query.offset(offset)
-    rows = conn.execute(query).all()
+    rows = paging.fetch(conn, select(snapshots), clauses, keys, limit, offset)
     meta = _metadata_for(conn, [r.id for r in rows])
     return [_to_snapshot(r, meta[r.id]) for r in rows]
 
@@ -165,10 +155,7 @@ def count(conn: Connection, *, project_id: str | None, filters: Mapping[str, Any
     clauses = _filters(filters)
     if project_id is not None:
         clauses.append(snapshots.c.project_id == project_id)
-    query = select(func.count()).select_from(snapshots)
-    if clauses:
-        query = query.where(and_(*clauses))
-    return int(conn.execute(query).scalar_one())
+    return paging.count(conn, snapshots, clauses)
 
 
 def update(

@@ -10,7 +10,6 @@ from sqlalchemy import (
     ColumnElement,
     Connection,
     Row,
-    and_,
     bindparam,
     delete,
     exists,
@@ -217,14 +216,7 @@ def list_volumes(
         if marker_row is None:
             raise MarkerNotFound(marker)
         clauses.append(paging.after(marker_row, keys))
-    if clauses:
-        query = query.where(and_(*clauses))
-    query = query.order_by(*paging.order_by(keys))
-    if limit is not None:
-        query = query.limit(limit)
-    if offset:
-        query = query.offset(offset)
-    rows = conn.execute(query).all()
+    rows = paging.fetch(conn, query, clauses, keys, limit, offset)
     meta = _metadata_for(conn, [r.id for r in rows])
     return [_to_volume(r, meta[r.id]) for r in rows]
 
@@ -233,10 +225,7 @@ def count(conn: Connection, *, project_id: str | None, filters: Mapping[str, Any
     clauses = _filters(filters)
     if project_id is not None:
         clauses.append(volumes.c.project_id == project_id)
-    query = select(func.count()).select_from(volumes)
-    if clauses:
-        query = query.where(and_(*clauses))
-    return int(conn.execute(query).scalar_one())
+    return paging.count(conn, volumes, clauses)
 
 
 _UPDATES: dict[tuple[Any, ...], Any] = {}
