@@ -407,3 +407,22 @@ def test_volume_metadata_with_cinderclient(api, cinder):
     assert cinder.volumes.get(vol["id"]).metadata == {"k2": "v2"}
     cinder.volumes.update_all_metadata(vol["id"], {"only": "this"})
     assert cinder.volumes.get(vol["id"]).metadata == {"only": "this"}
+
+
+def test_extend_of_an_attached_volume_is_refused_with_a_message(service, api):
+    """File pools export a fixed size, so they report online_extend_support false: an
+    in-use extend (3.42) leaves the volume as it was and says why, as Cinder does."""
+    vol = api.create_volume(size=1)
+    assert action(api, vol["id"], {"os-reserve": {}}).status_code == 202
+    attach = {"os-attach": {"host_name": "compute-1", "mountpoint": "/dev/vdb", "mode": "rw"}}
+    assert action(api, vol["id"], attach).status_code == 202
+    assert volume(api, vol["id"])["status"] == "in-use"
+    resp = action(api, vol["id"], {"os-extend": {"new_size": 2}}, version="3.42")
+    assert resp.status_code == 202, resp.text
+    shown = volume(api, vol["id"])
+    assert (shown["size"], shown["status"]) == (1, "in-use")
+    texts = [m["user_message"] for m in messages_for(api, vol["id"])]
+    assert any("online_extend_support" in t for t in texts), texts
+    assert os.stat(service.find_volume_file(vol["id"])).st_size == 1 * GiB
+    assert action(api, vol["id"], {"os-detach": {}}).status_code == 202
+    assert volume(api, vol["id"])["status"] == "available"

@@ -99,6 +99,14 @@ class VolumeActions:
             reason = (
                 "pool is gone" if pool is None else self.scheduler.explain([pool], spec)[pool.name]
             )
+            if (
+                reason is None
+                and pool is not None
+                and volume.status == statuses.IN_USE
+                and not pool.capabilities.get("online_extend_support", True)
+            ):
+                # The live export keeps the size it was made with (Cinder's same check).
+                reason = "the backend cannot extend an attached volume (online_extend_support)"
             if reason is not None:
                 messages.add(
                     conn,

@@ -485,7 +485,8 @@ class FileDriver:
                     "thick_provisioning_support": not self.thin,
                     "QoS_support": False,
                     "multiattach": True,
-                    "online_extend_support": True,
+                    # Targets export a fixed size: an attached volume is not grown.
+                    "online_extend_support": False,
                     "clone_method": self.clone_method,
                 }
             ],
