@@ -9,7 +9,9 @@ contended rows are locked explicitly.
 
 from __future__ import annotations
 
+import sqlite3
 import threading
+import time
 from collections.abc import Iterator
 from contextlib import AbstractContextManager, contextmanager, nullcontext
 from pathlib import Path
@@ -21,6 +23,18 @@ from sqlalchemy.engine import make_url
 from firebrick.db import schema
 
 _WRITE = "firebrick_write"
+
+
+def _wal(cursor: Any) -> None:
+    """Switch to WAL; several processes creating the file at once may find it locked."""
+    for attempt in range(200):
+        try:
+            cursor.execute("PRAGMA journal_mode=WAL")
+            return
+        except sqlite3.OperationalError as exc:
+            if "locked" not in str(exc) or attempt == 199:
+                raise
+            time.sleep(0.05)
 
 
 class Database:
@@ -65,10 +79,10 @@ class Database:
             # Let SQLAlchemy's "begin" event issue BEGIN itself (pysqlite's own is lazy).
             dbapi_connection.isolation_level = None
             cursor = dbapi_connection.cursor()
-            cursor.execute("PRAGMA journal_mode=WAL")
+            cursor.execute("PRAGMA busy_timeout=30000")
+            _wal(cursor)
             cursor.execute("PRAGMA synchronous=NORMAL")
             cursor.execute("PRAGMA foreign_keys=ON")
-            cursor.execute("PRAGMA busy_timeout=30000")
             cursor.close()
 
         @event.listens_for(engine, "begin")
