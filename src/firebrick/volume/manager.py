@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import logging
 import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Any
 
 from taskflow import engines
@@ -62,6 +64,8 @@ class VolumeManager:
         # Tasks are stateless, so one flow serves every run; the engine holds the state.
         self._create_flow = create_volume.get_flow(self.ports)
         self._flow_storage = PassThroughBackend()
+        self._running: set[str] = set()
+        self._running_lock = threading.Lock()
         self.snapshots = SnapshotWorker(db, driver, notifier, backend)
         self.extender = ExtendWorker(db, driver, notifier, backend)
         self.attacher = AttachWorker(db, driver, target, notifier, backend) if target else None
@@ -182,7 +186,32 @@ class VolumeManager:
         else:
             LOG.error("Backend %s: unknown request %s", self.backend, method)
 
+    @contextmanager
+    def _only_once(self, volume_id: str) -> Iterator[bool]:
+        """Whether this process is not already working on the volume (then claims it).
+
+        A request sent again (the reconciler, a broker redelivery) while the first is
+        still running here must not start a second flow on the same volume.
+        """
+        with self._running_lock:
+            first = volume_id not in self._running
+            self._running.add(volume_id)
+        try:
+            yield first
+        finally:
+            if first:
+                with self._running_lock:
+                    self._running.discard(volume_id)
+
     def create_volume(self, payload: dict[str, Any]) -> None:
+        with self._only_once(payload["volume_id"]) as first:
+            if first:
+                self._create_volume(payload)
+            else:
+                LOG.info("Volume %s: already being created here; request sent again ignored",
+                         payload["volume_id"])  # fmt: skip
+
+    def _create_volume(self, payload: dict[str, Any]) -> None:
         volume_id = payload["volume_id"]
         store = {
             "volume_id": volume_id,
@@ -223,6 +252,11 @@ class VolumeManager:
             )
 
     def delete_volume(self, volume_id: str) -> None:
+        with self._only_once(volume_id) as first:
+            if first:
+                self._delete_volume(volume_id)
+
+    def _delete_volume(self, volume_id: str) -> None:
         with self.db.read() as conn:
             volume = volumes.find(conn, volume_id)
         if volume is None or volume.status != statuses.DELETING:
