@@ -17,11 +17,3 @@ class RequestContext:
     is_admin: bool = False
     roles: tuple[str, ...] = ()
     request_id: str = field(default_factory=new_request_id)
-
-    def to_dict(self) -> dict[str, object]:
-        return {
-            "user_id": self.user_id,
-            "project_id": self.project_id,
-            "is_admin": self.is_admin,
-            "request_id": self.request_id,
-        }

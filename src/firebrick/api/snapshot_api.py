@@ -64,13 +64,17 @@ class SnapshotAPI:
         try:
             return self._create(ctx, req, version, idempotency_key)
         except IntegrityError:
-            if idempotency_key is None:
+            # A concurrent twin with the same key committed first: answer with its snapshot.
+            found = (
+                idempotency.twin(
+                    self.db, ctx.project_id, "snapshot", idempotency_key, snapshots.get
+                )
+                if idempotency_key
+                else None
+            )
+            if found is None:
                 raise
-            with self.db.read() as conn:
-                existing = idempotency.lookup(conn, ctx.project_id, "snapshot", idempotency_key)
-                if existing is None:
-                    raise
-                return snapshots.get(conn, existing)
+            return found
 
     def _create(
         self,

@@ -135,14 +135,15 @@ class VolumeAPI:
         try:
             return self._create(ctx, req, idempotency_key)
         except IntegrityError:
-            if idempotency_key is None:
-                raise
             # A concurrent twin with the same key committed first: answer with its volume.
-            with self.db.read() as conn:
-                existing = idempotency.lookup(conn, ctx.project_id, "volume", idempotency_key)
-                if existing is None:
-                    raise
-                return volumes.get(conn, existing)
+            found = (
+                idempotency.twin(self.db, ctx.project_id, "volume", idempotency_key, volumes.get)
+                if idempotency_key
+                else None
+            )
+            if found is None:
+                raise
+            return found
 
     def _origin(
         self, conn: Any, ctx: RequestContext, req: VolumeCreateRequest
@@ -195,8 +196,7 @@ class VolumeAPI:
             zones = self._zones(conn, req.availability_zone, volume_type, origin)
             limits = quotas.limits(conn, ctx.project_id, quota.defaults_dict(self.quota_defaults))
             usage = quotas.usage(conn, ctx.project_id, lock=True)
-            quota.check_volume_size(size, limits)
-            quota.check(quota.volume_deltas(size, volume_type.name), limits, usage)
+            quota.check_volume_create(size, limits, usage, volume_type.name)
             values = {
                 "id": volume_id,
                 "project_id": ctx.project_id,

@@ -10,6 +10,7 @@ from typing import Any, TypeVar
 
 from sqlalchemy import Connection, bindparam, delete, insert, select
 
+from firebrick.db.engine import Database
 from firebrick.db.schema import idempotency_keys
 from firebrick.db.volumes import now
 from firebrick.domain.errors import Invalid
@@ -90,3 +91,12 @@ def replay(
     if found is None:
         forget(conn, project_id, kind, key)
     return found
+
+
+def twin(
+    db: Database, project_id: str, kind: str, key: str, get: Callable[[Connection, str], T]
+) -> T | None:
+    """After a create lost its key's insert to a concurrent twin: the twin's resource."""
+    with db.read() as conn:
+        existing = lookup(conn, project_id, kind, key)
+        return None if existing is None else get(conn, existing)

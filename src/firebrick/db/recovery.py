@@ -7,7 +7,7 @@ from datetime import datetime
 
 from sqlalchemy import Connection, bindparam, func, or_, select
 
-from firebrick.db.schema import pools, volumes
+from firebrick.db.schema import volumes
 
 
 @dataclass(frozen=True)
@@ -38,7 +38,3 @@ def on_backend(conn: Connection, backend: str, statuses: list[str] | None = None
     if statuses is not None:
         query = query.where(volumes.c.status.in_(statuses))
     return [Pending(r.id, r.status, r.host, r.size) for r in conn.execute(query)]
-
-
-def backends_with_pools(conn: Connection) -> set[str]:
-    return {r.backend for r in conn.execute(select(pools.c.backend).distinct())}

@@ -97,16 +97,6 @@ def of_volume(conn: Connection, volume_id: str) -> list[Snapshot]:
     return [_to_snapshot(r, meta[r.id]) for r in rows]
 
 
-def latest_of_volume(conn: Connection, volume_id: str) -> Snapshot | None:
-    row = conn.execute(
-        select(snapshots)
-        .where(snapshots.c.volume_id == volume_id)
-        .order_by(snapshots.c.created_at.desc(), snapshots.c.id.desc())
-        .limit(1)
-    ).first()
-    return None if row is None else _to_snapshot(row, {})
-
-
 def _filters(filters: Mapping[str, Any]) -> list[ColumnElement[bool]]:
     clauses: list[ColumnElement[bool]] = []
     for key, value in filters.items():

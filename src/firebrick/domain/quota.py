@@ -191,10 +191,15 @@ def check_volume_size(size: int, limits: Mapping[str, int]) -> None:
         raise VolumeSizeExceedsLimit(size, cap)
 
 
-def check_volume_create(size: int, limits: Mapping[str, int], usage: Mapping[str, int]) -> None:
-    """Raise the quota error Cinder raises if one more (untyped) volume does not fit."""
+def check_volume_create(
+    size: int,
+    limits: Mapping[str, int],
+    usage: Mapping[str, int],
+    type_name: str | None = None,
+) -> None:
+    """Raise the quota error Cinder raises if one more volume of the type does not fit."""
     check_volume_size(size, limits)
-    check(volume_deltas(size, None), limits, usage)
+    check(volume_deltas(size, type_name), limits, usage)
 
 
 # Changing limits -------------------------------------------------------------------
