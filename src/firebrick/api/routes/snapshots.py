@@ -7,11 +7,12 @@ from fastapi.responses import JSONResponse
 
 from firebrick.api import listing, validation
 from firebrick.api.deps import Call, CallDep, JsonBody
+from firebrick.api.routes.metadata import add_metadata_routes
 from firebrick.api.snapshot_api import SnapshotAPI
 from firebrick.api.views import snapshots as views
 from firebrick.api.views.volumes import list_body
 from firebrick.db import snapshots as snapshots_db
-from firebrick.domain.errors import Invalid, NotFound
+from firebrick.domain.errors import Invalid
 from firebrick.policy import authorize
 
 router = APIRouter()
@@ -106,67 +107,4 @@ async def snapshot_action(
     return Response(status_code=202)
 
 
-# Metadata -------------------------------------------------------------------------------
-
-
-def _metadata(request: Request, c: Call, snapshot_id: str) -> dict[str, str]:
-    return dict(_api(request).get(c.ctx, snapshot_id).metadata)
-
-
-def _write_metadata(request: Request, c: Call, snapshot_id: str, items: dict[str, str],
-                    *, replace: bool) -> dict[str, str]:  # fmt: skip
-    api = _api(request)
-    api.get(c.ctx, snapshot_id)
-    with api.db.write() as conn:
-        snapshots_db.set_metadata(conn, snapshot_id, items, replace=replace)
-    return _metadata(request, c, snapshot_id)
-
-
-@router.get("/snapshots/{snapshot_id}/metadata")
-async def get_metadata(snapshot_id: str, request: Request, c: CallDep) -> JSONResponse:
-    return JSONResponse({"metadata": _metadata(request, c, snapshot_id)})
-
-
-@router.post("/snapshots/{snapshot_id}/metadata")
-async def merge_metadata(
-    snapshot_id: str, request: Request, c: CallDep, payload: JsonBody
-) -> JSONResponse:
-    items = validation.parse_metadata(payload)
-    return JSONResponse(
-        {"metadata": _write_metadata(request, c, snapshot_id, items, replace=False)}
-    )
-
-
-@router.put("/snapshots/{snapshot_id}/metadata")
-async def replace_metadata(
-    snapshot_id: str, request: Request, c: CallDep, payload: JsonBody
-) -> JSONResponse:
-    items = validation.parse_metadata(payload)
-    return JSONResponse({"metadata": _write_metadata(request, c, snapshot_id, items, replace=True)})
-
-
-@router.get("/snapshots/{snapshot_id}/metadata/{key}")
-async def get_meta(snapshot_id: str, key: str, request: Request, c: CallDep) -> JSONResponse:
-    metadata = _metadata(request, c, snapshot_id)
-    if key not in metadata:
-        raise NotFound(f"Metadata item was not found for snapshot {snapshot_id} key {key}.")
-    return JSONResponse({"meta": {key: metadata[key]}})
-
-
-@router.put("/snapshots/{snapshot_id}/metadata/{key}")
-async def set_meta(
-    snapshot_id: str, key: str, request: Request, c: CallDep, payload: JsonBody
-) -> JSONResponse:
-    item = validation.parse_meta_item(payload, key)
-    _write_metadata(request, c, snapshot_id, item, replace=False)
-    return JSONResponse({"meta": item})
-
-
-@router.delete("/snapshots/{snapshot_id}/metadata/{key}")
-async def delete_meta(snapshot_id: str, key: str, request: Request, c: CallDep) -> Response:
-    api = _api(request)
-    api.get(c.ctx, snapshot_id)
-    with api.db.write() as conn:
-        if not snapshots_db.delete_metadata_key(conn, snapshot_id, key):
-            raise NotFound(f"Metadata item was not found for snapshot {snapshot_id} key {key}.")
-    return Response(status_code=200)
+add_metadata_routes(router, "snapshots", "snapshot", snapshots_db.get, snapshots_db.METADATA)

@@ -11,6 +11,7 @@ from firebrick.api import listing, validation
 from firebrick.api.deps import Call, CallDep, JsonBody
 from firebrick.api.legacy_attach import LegacyAttach
 from firebrick.api.microversion import APIVersion
+from firebrick.api.routes.metadata import add_metadata_routes
 from firebrick.api.views import volumes as views
 from firebrick.api.views.volumes import timestamp
 from firebrick.api.volume_actions import VolumeActions
@@ -18,7 +19,7 @@ from firebrick.api.volume_api import VolumeAPI
 from firebrick.config import parse_bool
 from firebrick.db import attachments as attachments_db
 from firebrick.db import volumes as volumes_db
-from firebrick.domain.errors import Invalid, NotFound, VolumeNotFound
+from firebrick.domain.errors import Invalid, VolumeNotFound
 from firebrick.policy import authorize
 
 router = APIRouter()
@@ -214,62 +215,4 @@ async def volume_action(
     return Response(status_code=202)
 
 
-# Metadata -------------------------------------------------------------------------------
-
-
-def _write_metadata(
-    request: Request, c: Call, volume_id: str, items: dict[str, str], *, replace: bool
-) -> dict[str, str]:
-    api = _api(request)
-    with api.db.write() as conn:
-        volumes_db.get(conn, volume_id, None if c.ctx.is_admin else c.ctx.project_id)
-        volumes_db.set_metadata(conn, volume_id, items, replace=replace)
-        return volumes_db.get(conn, volume_id).metadata
-
-
-@router.get("/volumes/{volume_id}/metadata")
-async def get_metadata(volume_id: str, request: Request, c: CallDep) -> JSONResponse:
-    return JSONResponse({"metadata": _api(request).get(c.ctx, volume_id).metadata})
-
-
-@router.post("/volumes/{volume_id}/metadata")
-async def merge_metadata(
-    volume_id: str, request: Request, c: CallDep, payload: JsonBody
-) -> JSONResponse:
-    items = validation.parse_metadata(payload)
-    return JSONResponse({"metadata": _write_metadata(request, c, volume_id, items, replace=False)})
-
-
-@router.put("/volumes/{volume_id}/metadata")
-async def replace_metadata(
-    volume_id: str, request: Request, c: CallDep, payload: JsonBody
-) -> JSONResponse:
-    items = validation.parse_metadata(payload)
-    return JSONResponse({"metadata": _write_metadata(request, c, volume_id, items, replace=True)})
-
-
-@router.get("/volumes/{volume_id}/metadata/{key}")
-async def get_meta(volume_id: str, key: str, request: Request, c: CallDep) -> JSONResponse:
-    metadata = _api(request).get(c.ctx, volume_id).metadata
-    if key not in metadata:
-        raise NotFound(f"Metadata item was not found for volume {volume_id} key {key}.")
-    return JSONResponse({"meta": {key: metadata[key]}})
-
-
-@router.put("/volumes/{volume_id}/metadata/{key}")
-async def set_meta(
-    volume_id: str, key: str, request: Request, c: CallDep, payload: JsonBody
-) -> JSONResponse:
-    item = validation.parse_meta_item(payload, key)
-    _write_metadata(request, c, volume_id, item, replace=False)
-    return JSONResponse({"meta": item})
-
-
-@router.delete("/volumes/{volume_id}/metadata/{key}")
-async def delete_meta(volume_id: str, key: str, request: Request, c: CallDep) -> Response:
-    api = _api(request)
-    with api.db.write() as conn:
-        volumes_db.get(conn, volume_id, None if c.ctx.is_admin else c.ctx.project_id)
-        if not volumes_db.delete_metadata_key(conn, volume_id, key):
-            raise NotFound(f"Metadata item was not found for volume {volume_id} key {key}.")
-    return Response(status_code=200)
+add_metadata_routes(router, "volumes", "volume", volumes_db.get, volumes_db.METADATA)
