@@ -21,7 +21,7 @@ from typing import Any
 
 import httpx
 import pytest
-from conftest import STATUS_TIMEOUT, Service, VolumeApi, free_port
+from harness import STATUS_TIMEOUT, Service, VolumeApi, free_port
 
 TOOLS = ("tgtd", "tgtadm", "qemu-img", "qemu-io", "qemu-nbd", "nbdcopy", "nbdinfo")
 MiB = 1 << 20

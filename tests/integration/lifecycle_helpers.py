@@ -18,7 +18,7 @@ from typing import Any
 import openstack
 import pytest
 from cinderclient import client as cinder_client
-from conftest import STATUS_TIMEOUT, Service, VolumeApi
+from harness import STATUS_TIMEOUT, Service, VolumeApi
 from keystoneauth1 import session as ks_session
 from keystoneauth1 import token_endpoint
 

@@ -44,7 +44,7 @@ from attach_helpers import (
     pattern as make_pattern,
 )
 from cinderclient import client as cinder_client
-from conftest import Service, launch
+from harness import Service, launch
 from keystoneauth1 import session as ks_session
 from keystoneauth1 import token_endpoint
 
