@@ -13,8 +13,14 @@ CONFIG ?= $(wildcard etc/firebrick.conf)
 BENCH_ARGS ?=
 # embedded (one process), scaled (RabbitMQ + PostgreSQL, a process per role) or both.
 BENCH_MODE ?= both
+# Keystone (PyPI) in a venv of its own: the keystone tests and `make bench` start one on
+# loopback. It is kept apart from Firebrick's venv so their pins never meet.
+KEYSTONE_VENV ?= .keystone-venv
+KEYSTONE_PACKAGES ?= keystone gunicorn
+# Generated requests of the schemathesis run of `make fuzz` (per operation).
+FUZZ_ARGS ?=
 
-.PHONY: venv apt run test lint typecheck unit integration bench clean
+.PHONY: venv apt keystone run test lint typecheck unit integration bench fuzz clean
 
 $(BIN)/python:
 	@if ! $(PYTHON) -m venv $(VENV) >/dev/null 2>&1; then \
@@ -35,6 +41,15 @@ $(VENV)/.installed: $(BIN)/python pyproject.toml
 	touch $@
 
 venv: $(VENV)/.installed
+
+$(KEYSTONE_VENV)/.installed: $(BIN)/python
+	rm -rf $(KEYSTONE_VENV)
+	$(PYTHON) -m venv $(KEYSTONE_VENV)
+	$(KEYSTONE_VENV)/bin/python -m pip install --quiet --upgrade pip
+	$(KEYSTONE_VENV)/bin/python -m pip install --quiet $(KEYSTONE_PACKAGES)
+	touch $@
+
+keystone: $(KEYSTONE_VENV)/.installed
 
 apt:
 ifneq ($(strip $(APT_PACKAGES)),)
@@ -62,15 +77,18 @@ typecheck: venv
 unit: venv
 	$(BIN)/pytest -q tests/unit $(PYTEST_ARGS)
 
-integration: venv apt
+integration: venv apt keystone
 	$(BIN)/pytest -q -n $(PYTEST_WORKERS) tests/integration $(PYTEST_ARGS)
 
-test: venv apt lint typecheck
+test: venv apt keystone lint typecheck
 	$(BIN)/pytest -q -n $(PYTEST_WORKERS) $(PYTEST_ARGS)
 
-bench: venv apt
+bench: venv apt keystone
 	$(BIN)/python bench/bench.py --mode $(BENCH_MODE) $(BENCH_ARGS)
 	$(BIN)/python bench/clone_bench.py
+
+fuzz: venv
+	$(BIN)/python tools/fuzz.py $(FUZZ_ARGS)
 
 clean:
 	rm -rf .pytest_cache .mypy_cache .ruff_cache build dist

@@ -10,6 +10,7 @@ from typing import Any
 
 from firebrick.api.app import create_app
 from firebrick.api.attachment_api import AttachmentAPI
+from firebrick.api.auth import TokenValidator
 from firebrick.api.snapshot_api import SnapshotAPI
 from firebrick.api.volume_actions import VolumeActions
 from firebrick.api.volume_api import VolumeAPI
@@ -17,6 +18,7 @@ from firebrick.config import Config
 from firebrick.db import types
 from firebrick.db.engine import Database
 from firebrick.notifier import Notifier
+from firebrick.policy import Policy
 from firebrick.rpc.bus import Bus
 from firebrick.rpc.inprocess import InProcessBus
 from firebrick.scheduler.filter_scheduler import FilterScheduler
@@ -171,6 +173,10 @@ def build_api(config: Config, db: Database, bus: Bus, notifier: Notifier) -> Any
         quota_defaults=config.quotas,
         scheduler=scheduler,
         public_endpoint=config.public_endpoint,
+        policy=Policy(config.policy_file),
+        validator=TokenValidator(config.keystone_authtoken)
+        if config.auth_strategy == "keystone"
+        else None,
     )
 
 

@@ -95,6 +95,22 @@ def db_upgrade(args: argparse.Namespace) -> int:
     return 0
 
 
+def catalog(args: argparse.Namespace) -> int:
+    from firebrick.catalog import Registration, render
+
+    reg = Registration(
+        public_url=args.url,
+        internal_url=args.internal_url,
+        admin_url=args.admin_url,
+        region=args.region,
+        with_project_id=not args.no_project_id,
+        service_user=args.service_user,
+        service_project=args.service_project,
+    )
+    print(render(reg), end="")
+    return 0
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="firebrick", description=__doc__)
     sub = parser.add_subparsers(dest="command", required=True)
@@ -115,6 +131,20 @@ def main(argv: list[str] | None = None) -> int:
     p_upgrade = db_sub.add_parser("upgrade", help="migrate the database to the current schema")
     p_upgrade.add_argument("--config", help="cinder.conf-style configuration file")
     p_upgrade.set_defaults(func=db_upgrade)
+
+    p_catalog = sub.add_parser(
+        "catalog", help="print the openstack commands that register Firebrick in Keystone"
+    )
+    p_catalog.add_argument("--url", required=True, help="public URL, e.g. http://host:8776")
+    p_catalog.add_argument("--internal-url", help="internal URL (default: the public one)")
+    p_catalog.add_argument("--admin-url", help="admin URL (default: the public one)")
+    p_catalog.add_argument("--region", default="RegionOne")
+    p_catalog.add_argument(
+        "--no-project-id", action="store_true", help="endpoints without %%(project_id)s"
+    )
+    p_catalog.add_argument("--service-user", default="cinder")
+    p_catalog.add_argument("--service-project", default="service")
+    p_catalog.set_defaults(func=catalog)
 
     args = parser.parse_args(argv)
     result: int = args.func(args)

@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 DEFAULT_BACKEND = "file-1"
+AUTH_STRATEGIES = ("noauth", "keystone")
 
 
 @dataclass(frozen=True)
@@ -67,6 +68,10 @@ class Config:
     transitional_status_timeout: float = 120.0
     reconcile_interval: float = 30.0
     public_endpoint: str | None = None
+    # auth_strategy = keystone: keystonemiddleware's options, as cinder.conf spells them.
+    keystone_authtoken: dict[str, str] = field(default_factory=dict)
+    # [oslo_policy] policy_file: the operator's overrides of Cinder's policy defaults.
+    policy_file: Path | None = None
 
     @property
     def notifications_path(self) -> Path:
@@ -115,6 +120,16 @@ def load(path: str | Path | None = None) -> Config:
             )
         )
 
+    auth_strategy = opt("auth_strategy", "noauth").strip().lower()
+    if auth_strategy not in AUTH_STRATEGIES:
+        raise ValueError(
+            f"auth_strategy = {auth_strategy!r}: expected one of {', '.join(AUTH_STRATEGIES)}"
+        )
+    keystone = (
+        dict(parser["keystone_authtoken"]) if parser.has_section("keystone_authtoken") else {}
+    )
+    policy_file = _policy_file(parser, path)
+
     return Config(
         host=opt("host", socket.gethostname()),
         state_path=state_path,
@@ -122,7 +137,7 @@ def load(path: str | Path | None = None) -> Config:
         port=int(opt("osapi_volume_listen_port", "8776")),
         database_url=database_url,
         transport_url=defaults.get("transport_url") or None,
-        auth_strategy=opt("auth_strategy", "noauth"),
+        auth_strategy=auth_strategy,
         default_volume_type=opt("default_volume_type", "__DEFAULT__"),
         storage_availability_zone=default_az,
         scheduler_max_attempts=max(1, int(opt("scheduler_max_attempts", "3"))),
@@ -149,4 +164,20 @@ def load(path: str | Path | None = None) -> Config:
         transitional_status_timeout=float(opt("transitional_status_timeout", "120")),
         reconcile_interval=float(opt("reconcile_interval", "30")),
         public_endpoint=defaults.get("public_endpoint") or None,
+        keystone_authtoken=keystone,
+        policy_file=policy_file,
     )
+
+
+def _policy_file(parser: configparser.ConfigParser, path: str | Path | None) -> Path | None:
+    """``[oslo_policy] policy_file``, relative to the config file's folder as in Cinder.
+
+    Unset: ``policy.yaml`` beside the config file if there is one, else Cinder's defaults.
+    """
+    section = dict(parser["oslo_policy"]) if parser.has_section("oslo_policy") else {}
+    base = Path(path).expanduser().absolute().parent if path is not None else Path.cwd()
+    name = section.get("policy_file", "").strip()
+    if name:
+        return (base / Path(name).expanduser()).absolute()
+    beside = base / "policy.yaml"
+    return beside if path is not None and beside.is_file() else None

@@ -1,36 +1,182 @@
-"""Who may do what: the one seam every route asks, with Cinder's rule names.
+"""Who may do what: oslo.policy with Cinder's rule names, defaults and operator overrides.
 
-Today's rules are Cinder's defaults reduced to "admin or not" (noauth callers are admins);
-an oslo.policy enforcer with operator overrides will replace ``ADMIN_ONLY`` here.
+Every route names its rule (``api/rules.py``); ``authorize`` asks the enforcer with the
+caller's credentials and the target project. Defaults follow Cinder's: readers read,
+members create and change their own project's resources, admins do the admin-only calls.
+An operator overrides any rule in a ``policy.yaml`` (``[oslo_policy] policy_file``).
 """
 
 from __future__ import annotations
 
+from collections.abc import Iterable
+from pathlib import Path
+
+from oslo_config import cfg
+from oslo_policy import policy as oslo_policy
+
 from firebrick.context import RequestContext
 from firebrick.domain.errors import Forbidden
 
-ADMIN_ONLY = frozenset(
-    {
-        "volume_extension:types_manage",
-        "volume_extension:types_extra_specs:create",
-        "volume_extension:types_extra_specs:update",
-        "volume_extension:types_extra_specs:delete",
-        "volume_extension:services:index",
-        "volume_extension:services:update",
-        "scheduler_extension:scheduler_stats:get_pools",
-        "volume_extension:quotas:update",
-        "volume_extension:quotas:delete",
-        "volume_extension:quota_classes",
-        "volume_extension:workers:cleanup",
-        "volume_extension:snapshot_admin_actions:reset_status",
-        "volume_extension:snapshot_admin_actions:force_delete",
-        "volume_extension:volume_admin_actions:reset_status",
-        "volume_extension:volume_admin_actions:force_delete",
-    }
+ADMIN = "rule:admin_api"
+READER = "rule:project_reader_or_admin"
+MEMBER = "rule:project_member_or_admin"
+
+BASE_RULES = (
+    ("context_is_admin", "role:admin"),
+    ("admin_api", "role:admin"),
+    ("project_reader", "role:reader and project_id:%(project_id)s"),
+    ("project_member", "role:member and project_id:%(project_id)s"),
+    ("project_reader_or_admin", "rule:project_reader or rule:context_is_admin"),
+    ("project_member_or_admin", "rule:project_member or rule:context_is_admin"),
 )
 
+# Cinder's rule names with the defaults of its current policies.
+RULES: dict[str, str] = {
+    # volumes
+    "volume:create": MEMBER,
+    "volume:get": READER,
+    "volume:get_all": READER,
+    "volume:update": MEMBER,
+    "volume:delete": MEMBER,
+    "volume:extend": MEMBER,
+    "volume:extend_attached_volume": MEMBER,
+    "volume:retype": MEMBER,
+    "volume:update_readonly_flag": MEMBER,
+    "volume_extension:volume_actions:set_bootable": MEMBER,
+    "volume_extension:volume_actions:reserve": MEMBER,
+    "volume_extension:volume_actions:unreserve": MEMBER,
+    "volume_extension:volume_actions:initialize_connection": MEMBER,
+    "volume_extension:volume_actions:terminate_connection": MEMBER,
+    "volume_extension:volume_actions:attach": MEMBER,
+    "volume_extension:volume_actions:detach": MEMBER,
+    "volume_extension:volume_actions:begin_detaching": MEMBER,
+    "volume_extension:volume_actions:roll_detaching": MEMBER,
+    "volume_extension:volume_admin_actions:reset_status": ADMIN,
+    "volume_extension:volume_admin_actions:force_delete": ADMIN,
+    "volume:get_volume_metadata": READER,
+    "volume:create_volume_metadata": MEMBER,
+    "volume:update_volume_metadata": MEMBER,
+    "volume:delete_volume_metadata": MEMBER,
+    # snapshots
+    "volume:create_snapshot": MEMBER,
+    "volume:get_snapshot": READER,
+    "volume:get_all_snapshots": READER,
+    "volume:update_snapshot": MEMBER,
+    "volume:delete_snapshot": MEMBER,
+    "volume:get_snapshot_metadata": READER,
+    "volume:update_snapshot_metadata": MEMBER,
+    "volume:delete_snapshot_metadata": MEMBER,
+    "volume_extension:snapshot_admin_actions:reset_status": ADMIN,
+    "volume_extension:snapshot_admin_actions:force_delete": ADMIN,
+    # attachments
+    "volume:attachment_get": READER,
+    "volume:attachment_create": MEMBER,
+    "volume:attachment_update": MEMBER,
+    "volume:attachment_delete": MEMBER,
+    "volume:attachment_complete": MEMBER,
+    # volume types and extra specs
+    "volume_extension:type_get": READER,
+    "volume_extension:type_get_all": READER,
+    "volume_extension:types_manage": ADMIN,
+    "volume_extension:types_extra_specs:index": READER,
+    "volume_extension:types_extra_specs:show": READER,
+    "volume_extension:types_extra_specs:create": ADMIN,
+    "volume_extension:types_extra_specs:update": ADMIN,
+    "volume_extension:types_extra_specs:delete": ADMIN,
+    # messages, limits, quotas
+    "message:get_all": READER,
+    "message:get": READER,
+    "message:delete": MEMBER,
+    "limits_extension:used_limits": READER,
+    "volume_extension:quotas:show": READER,
+    "volume_extension:quotas:update": ADMIN,
+    "volume_extension:quotas:delete": ADMIN,
+    "volume_extension:quota_classes": ADMIN,
+    # the cloud's own facts
+    "volume_extension:availability_zone_list": READER,
+    "volume_extension:extensions:index": READER,
+    "volume_extension:services:index": ADMIN,
+    "volume_extension:services:update": ADMIN,
+    "scheduler_extension:scheduler_stats:get_pools": ADMIN,
+    "workers:cleanup": ADMIN,
+}
 
-def authorize(ctx: RequestContext, rule: str) -> None:
-    """Raise Forbidden (403) unless ``ctx`` may perform ``rule``."""
-    if rule in ADMIN_ONLY and not ctx.is_admin:
+
+class Policy:
+    """The enforcer: Cinder's defaults, then the operator's ``policy_file`` on top."""
+
+    def __init__(self, policy_file: Path | None = None) -> None:
+        conf = cfg.ConfigOpts()
+        conf([], project="firebrick", default_config_files=[], default_config_dirs=[])
+        self._enforcer = oslo_policy.Enforcer(conf, use_conf=False)
+        self._enforcer.register_defaults(_defaults())
+        checks = {d.name: d.check_str for d in _defaults()}
+        if policy_file is not None:
+            # Read once at start: an unreadable or malformed file stops the service with
+            # a clear message instead of failing requests later.
+            checks.update(_read_overrides(policy_file))
+        rules = oslo_policy.Rules.from_dict(checks)
+        self._enforcer.set_rules(rules, overwrite=True, use_conf=False)
+
+    def allows(self, ctx: RequestContext, rule: str, target_project: str | None = None) -> bool:
+        target = {"project_id": target_project or ctx.project_id, "user_id": ctx.user_id}
+        return bool(self._enforcer.enforce(rule, target, _credentials(ctx), do_raise=False))
+
+    def is_admin(self, ctx: RequestContext) -> bool:
+        """Cinder's ``context_is_admin``: the roles that see and touch every project."""
+        return bool(
+            self._enforcer.enforce("context_is_admin", {}, _credentials(ctx), do_raise=False)
+        )
+
+    def rules(self) -> Iterable[str]:
+        return RULES.keys()
+
+
+def _defaults() -> list[oslo_policy.RuleDefault]:
+    base = [oslo_policy.RuleDefault(name, check) for name, check in BASE_RULES]
+    return base + [oslo_policy.RuleDefault(name, check) for name, check in RULES.items()]
+
+
+def _read_overrides(policy_file: Path) -> dict[str, str]:
+    try:
+        text = policy_file.read_text(encoding="utf-8")
+    except OSError as exc:
+        raise ValueError(f"policy_file {policy_file}: {exc.strerror}") from exc
+    try:
+        parsed = oslo_policy.parse_file_contents(text)
+    except Exception as exc:  # yaml's and json's errors alike
+        raise ValueError(f"policy_file {policy_file}: not YAML or JSON: {exc}") from exc
+    if not isinstance(parsed, dict) or not all(
+        isinstance(k, str) and isinstance(v, str) for k, v in parsed.items()
+    ):
+        raise ValueError(f"policy_file {policy_file}: expected a mapping of rule: check")
+    return dict(parsed)
+
+
+def _credentials(ctx: RequestContext) -> dict[str, object]:
+    return {
+        "user_id": ctx.user_id,
+        "project_id": ctx.project_id,
+        "roles": list(ctx.roles),
+        "is_admin": ctx.is_admin,
+        "user_domain_id": ctx.user_domain_id,
+        "project_domain_id": ctx.project_domain_id,
+    }
+
+
+_DEFAULT_POLICY: Policy | None = None
+
+
+def default_policy() -> Policy:
+    """Cinder's defaults alone, for contexts built without an operator's policy."""
+    global _DEFAULT_POLICY
+    if _DEFAULT_POLICY is None:
+        _DEFAULT_POLICY = Policy()
+    return _DEFAULT_POLICY
+
+
+def authorize(ctx: RequestContext, rule: str, target_project: str | None = None) -> None:
+    """Raise Forbidden (403) unless ``ctx`` may perform ``rule`` on ``target_project``."""
+    checker = ctx.policy if ctx.policy is not None else default_policy()
+    if not checker.allows(ctx, rule, target_project):
         raise Forbidden(f"Policy doesn't allow {rule} to be performed.")

@@ -11,6 +11,7 @@ from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException
 
 from firebrick.api.attachment_api import AttachmentAPI
+from firebrick.api.auth import KeystoneAuth, TokenValidator
 from firebrick.api.faults import fault_body, fault_for, fault_headers
 from firebrick.api.legacy_attach import LegacyAttach
 from firebrick.api.middleware import OpenStackMiddleware
@@ -32,6 +33,7 @@ from firebrick.api.volume_api import VolumeAPI
 from firebrick.config import QuotaDefaults
 from firebrick.db.engine import Database
 from firebrick.domain.errors import FirebrickError
+from firebrick.policy import Policy, default_policy
 from firebrick.scheduler.filter_scheduler import FilterScheduler
 
 LOG = logging.getLogger("firebrick.api")
@@ -59,7 +61,10 @@ def create_app(
     quota_defaults: QuotaDefaults,
     scheduler: FilterScheduler,
     public_endpoint: str | None = None,
+    policy: Policy | None = None,
+    validator: TokenValidator | None = None,
 ) -> FastAPI:
+    """The app; ``validator`` set means ``auth_strategy = keystone``, else noauth."""
     app = FastAPI(
         title="Firebrick Block Storage API",
         version="3.71",
@@ -80,6 +85,8 @@ def create_app(
     app.state.quota_defaults = quota_defaults
     app.state.scheduler = scheduler  # to answer get_pools?volume_type=, without placing
     app.state.public_endpoint = public_endpoint
+    app.state.policy = policy if policy is not None else default_policy()
+    app.state.auth_strategy = "keystone" if validator is not None else "noauth"
 
     def base_url(request: Request) -> str:
         return (public_endpoint or str(request.base_url)).rstrip("/")
@@ -124,5 +131,7 @@ def create_app(
         code, body, headers = fault_for(exc)
         return JSONResponse(body, status_code=code, headers=headers)
 
-    app.add_middleware(OpenStackMiddleware)
+    if validator is not None:
+        app.add_middleware(KeystoneAuth, validator=validator)
+    app.add_middleware(OpenStackMiddleware)  # outermost: every answer has a request id
     return app

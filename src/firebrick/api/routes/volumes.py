@@ -12,6 +12,7 @@ from firebrick.api.deps import Call, CallDep, JsonBody
 from firebrick.api.legacy_attach import LegacyAttach
 from firebrick.api.microversion import APIVersion
 from firebrick.api.routes.metadata import add_metadata_routes
+from firebrick.api.rules import VOLUME_ACTION_RULES
 from firebrick.api.views import volumes as views
 from firebrick.api.views.volumes import timestamp
 from firebrick.api.volume_actions import VolumeActions
@@ -174,6 +175,9 @@ async def volume_action(
     if not isinstance(payload, dict) or len(payload) != 1:
         raise Invalid("Malformed request body")
     ((name, body),) = payload.items()
+    rule = VOLUME_ACTION_RULES.get(name)
+    if rule is not None:
+        authorize(c.ctx, rule)
     actions: VolumeActions = request.app.state.volume_actions
     if name == "os-extend":
         actions.extend(c.ctx, volume_id, body, c.version)
@@ -185,7 +189,6 @@ async def volume_action(
     elif name == "os-update_readonly_flag":
         actions.set_readonly(c.ctx, volume_id, body)
     elif name == "os-reset_status":
-        authorize(c.ctx, "volume_extension:volume_admin_actions:reset_status")
         actions.reset_status(c.ctx, volume_id, body)
     elif name in _LEGACY_ATTACH:
         legacy: LegacyAttach = request.app.state.legacy_attach
@@ -207,7 +210,6 @@ async def volume_action(
         else:
             legacy.roll_detaching(c.ctx, volume_id)
     elif name == "os-force_delete":
-        authorize(c.ctx, "volume_extension:volume_admin_actions:force_delete")
         _api(request).delete(c.ctx, volume_id, cascade=False, force=True)
     else:
         _api(request).get(c.ctx, volume_id)

