@@ -8,6 +8,7 @@ An operator overrides any rule in a ``policy.yaml`` (``[oslo_policy] policy_file
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Iterable
 from pathlib import Path
 
@@ -119,14 +120,35 @@ class Policy:
         self._enforcer.set_rules(rules, overwrite=True, use_conf=False)
 
     def allows(self, ctx: RequestContext, rule: str, target_project: str | None = None) -> bool:
-        target = {"project_id": target_project or ctx.project_id, "user_id": ctx.user_id}
-        return bool(self._enforcer.enforce(rule, target, _credentials(ctx), do_raise=False))
+        return self._decide(rule, target_project or ctx.project_id, *_identity(ctx))
 
     def is_admin(self, ctx: RequestContext) -> bool:
         """Cinder's ``context_is_admin``: the roles that see and touch every project."""
-        return bool(
-            self._enforcer.enforce("context_is_admin", {}, _credentials(ctx), do_raise=False)
-        )
+        return self._decide("context_is_admin", None, *_identity(ctx))
+
+    @functools.lru_cache(maxsize=4096)  # noqa: B019 - one Policy per process, rules fixed
+    def _decide(
+        self,
+        rule: str,
+        target_project: str | None,
+        user_id: str,
+        project_id: str,
+        roles: tuple[str, ...],
+        is_admin: bool,
+        user_domain_id: str | None,
+        project_domain_id: str | None,
+    ) -> bool:
+        """One decision; the rules are fixed at start, so decisions are remembered."""
+        target = {"project_id": target_project, "user_id": user_id}
+        creds = {
+            "user_id": user_id,
+            "project_id": project_id,
+            "roles": list(roles),
+            "is_admin": is_admin,
+            "user_domain_id": user_domain_id,
+            "project_domain_id": project_domain_id,
+        }
+        return bool(self._enforcer.enforce(rule, target, creds, do_raise=False))
 
     def rules(self) -> Iterable[str]:
         return RULES.keys()
@@ -153,15 +175,17 @@ def _read_overrides(policy_file: Path) -> dict[str, str]:
     return dict(parsed)
 
 
-def _credentials(ctx: RequestContext) -> dict[str, object]:
-    return {
-        "user_id": ctx.user_id,
-        "project_id": ctx.project_id,
-        "roles": list(ctx.roles),
-        "is_admin": ctx.is_admin,
-        "user_domain_id": ctx.user_domain_id,
-        "project_domain_id": ctx.project_domain_id,
-    }
+def _identity(
+    ctx: RequestContext,
+) -> tuple[str, str, tuple[str, ...], bool, str | None, str | None]:
+    return (
+        ctx.user_id,
+        ctx.project_id,
+        ctx.roles,
+        ctx.is_admin,
+        ctx.user_domain_id,
+        ctx.project_domain_id,
+    )
 
 
 _DEFAULT_POLICY: Policy | None = None
