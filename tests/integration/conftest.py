@@ -14,6 +14,8 @@ from pathlib import Path
 
 import pytest
 from harness import Service, VolumeApi, launch, new_project
+from infra import keystone as keystone_infra
+from keystone_helpers import KeystoneEnv, keystone_unavailable
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
@@ -46,15 +48,23 @@ StartService = Callable[..., Service]
 
 @pytest.fixture
 def start_service(tmp_path: Path) -> Iterator[StartService]:
-    """Factory: ``start_service(backends={...}, defaults={...})`` → a fresh, private service."""
+    """Factory: ``start_service(backends={...}, defaults={...})`` → a fresh, private service.
+
+    ``port`` and ``sections`` (extra config sections) are passed on to ``launch``.
+    """
     started: list[Service] = []
 
     def start(
         backends: Mapping[str, Mapping[str, str]] | None = None,
         defaults: Mapping[str, str] | None = None,
         host: str = "itest",
+        *,
+        port: int | None = None,
+        sections: Mapping[str, Mapping[str, str]] | None = None,
     ) -> Service:
-        svc = launch(tmp_path / f"svc{len(started)}", backends, defaults, host)
+        svc = launch(
+            tmp_path / f"svc{len(started)}", backends, defaults, host, port=port, sections=sections
+        )
         started.append(svc)
         return svc
 
@@ -73,3 +83,35 @@ def api(service: Service, project: str) -> Iterator[VolumeApi]:
     """httpx client on the shared service, in a project of its own, at microversion 3.0."""
     with service.client(project) as client:
         yield client
+
+
+# ---------------------------------------------------------------------------------------
+# Keystone: one real Keystone and one Firebrick behind it per pytest worker
+
+KEYSTONE_BACKENDS: dict[str, dict[str, str]] = {"file-1": {"file_capacity_gb": "20"}}
+
+
+@pytest.fixture(scope="session")
+def keystone(tmp_path_factory: pytest.TempPathFactory) -> Iterator[KeystoneEnv]:
+    """A provisioned Keystone (see ``keystone_helpers``); fails instead of skipping in CI."""
+    if not keystone_infra.available():
+        keystone_unavailable()
+    env = KeystoneEnv.create(tmp_path_factory.mktemp("keystone"))
+    yield env
+    env.stop()
+
+
+@pytest.fixture(scope="session")
+def keystone_service(
+    keystone: KeystoneEnv, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[Service]:
+    """``firebrick serve`` with ``auth_strategy = keystone`` on the catalog's port."""
+    svc = launch(
+        tmp_path_factory.mktemp("firebrick-keystone"),
+        backends=KEYSTONE_BACKENDS,
+        defaults={"auth_strategy": "keystone", "quota_volumes": "100"},
+        port=keystone.firebrick_port,
+        sections=keystone.firebrick_sections(),
+    )
+    yield svc
+    svc.stop()

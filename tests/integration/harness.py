@@ -170,7 +170,10 @@ def render_config(
     host: str,
     backends: Mapping[str, Mapping[str, str]],
     defaults: Mapping[str, str],
+    sections: Mapping[str, Mapping[str, str]] | None = None,
 ) -> tuple[str, dict[str, Backend]]:
+    """The config file's text; ``sections`` are extra ``[section]``s written as given
+    (e.g. ``keystone_authtoken``, ``oslo_policy``)."""
     lines = [
         "[DEFAULT]",
         f"host = {host}",
@@ -200,6 +203,8 @@ def render_config(
         opts.update(options)
         lines += ["", f"[{name}]"] + [f"{k} = {v}" for k, v in opts.items()]
         rendered[name] = Backend(name, Path(opts["file_volume_dir"]), dict(opts))
+    for section, options in (sections or {}).items():
+        lines += ["", f"[{section}]"] + [f"{k} = {v}" for k, v in options.items()]
     return "\n".join(lines) + "\n", rendered
 
 
@@ -220,22 +225,34 @@ def launch(
     backends: Mapping[str, Mapping[str, str]] | None = None,
     defaults: Mapping[str, str] | None = None,
     host: str = "itest",
+    *,
+    port: int | None = None,
+    sections: Mapping[str, Mapping[str, str]] | None = None,
 ) -> Service:
-    """Write a config under ``workdir``, start ``firebrick serve`` and wait until it answers."""
+    """Write a config under ``workdir``, start ``firebrick serve`` and wait until it answers.
+
+    ``port``: listen there (e.g. one already written into a Keystone catalog) instead of a
+    free port picked here. ``sections``: extra config sections (see ``render_config``).
+    """
     backends = backends if backends is not None else {"file-1": {}}
     last_error = ""
-    for _attempt in range(3):  # a free port may be taken by someone else before we bind it
-        port = free_port()
-        state_path = workdir / f"state-{port}"
+    for attempt in range(3):  # a free port may be taken by someone else before we bind it
+        if port is None:
+            listen = free_port()
+        else:
+            listen = port
+            if attempt:
+                time.sleep(0.5)
+        state_path = workdir / f"state-{listen}-{attempt}" if port else workdir / f"state-{listen}"
         state_path.mkdir(parents=True)
-        text, rendered = render_config(state_path, port, host, backends, defaults or {})
+        text, rendered = render_config(state_path, listen, host, backends, defaults or {}, sections)
         config_path = state_path / "firebrick.conf"
         config_path.write_text(text)
         output_path = state_path / "serve.out"
         process = spawn(config_path, state_path, output_path)
         service = Service(
             host=host,
-            base_url=f"http://127.0.0.1:{port}",
+            base_url=f"http://127.0.0.1:{listen}",
             state_path=state_path,
             config_path=config_path,
             backends=rendered,
