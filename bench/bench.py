@@ -19,13 +19,22 @@ and measures over HTTP with an async httpx client (keep-alive, noauth):
 * list: GET /volumes/detail?limit=1000, median of 10, with 1,000 and 10,000 volumes
   present (filled through the API at concurrency 32).
 
+Keystone (``--keystone``, on by default when embedded runs and ``make keystone`` has
+installed it): a private Keystone (``tests/integration/infra/keystone.py``) and two
+embedded services side by side, one ``noauth`` and one ``auth_strategy = keystone``; the
+create benchmark at concurrency 8 runs on each in alternating rounds (the client gets its
+token once, as real clients do) and the ratio keystone/noauth is checked against the
+issue's bound: keystone within 10 % of noauth.
+
 Prints a table with Cinder 29's figures and Firebrick's targets beside ours, and writes
 the figures as JSON (``--output``, default bench-results.json), one object per mode under
-``modes``; a mode not run this time keeps the figures the file already had.
+``modes`` and the auth comparison under ``keystone_vs_noauth``; what was not run this
+time keeps the figures the file already had.
 
     python bench/bench.py                  # embedded; N=100 per concurrency, 1k and 10k lists
     python bench/bench.py --mode both      # embedded and scaled out, side by side
     python bench/bench.py --quick          # N=20, list at 1k only
+    python bench/bench.py --keystone only  # just the keystone/noauth create comparison
 """
 
 from __future__ import annotations
@@ -62,6 +71,9 @@ TARGETS = {
     "scaled": {"create_per_s_c8": 120.0},
 }
 MODES = ("embedded", "scaled")
+# Issue 7: create throughput with Keystone auth at least 90 % of noauth's (token caching).
+KEYSTONE_MIN_RATIO = 0.9
+KEYSTONE_ROUNDS = 5
 MICROVERSION = {"OpenStack-API-Version": "volume 3.71"}
 REPO = Path(__file__).resolve().parent.parent
 STARTUP_TIMEOUT = 90.0
@@ -129,8 +141,10 @@ def write_config(
     database_url: str | None = None,
     log_dir: Path | None = None,
     name: str = "firebrick.conf",
+    keystone_authtoken: dict[str, str] | None = None,
 ) -> Path:
-    """The configuration; with ``transport_url``/``database_url`` for the scaled-out roles."""
+    """The configuration; with ``transport_url``/``database_url`` for the scaled-out roles,
+    ``keystone_authtoken`` for ``auth_strategy = keystone``."""
     config = state / name
     lines = [
         "[DEFAULT]",
@@ -139,7 +153,7 @@ def write_config(
         "osapi_volume_listen = 127.0.0.1",
         f"osapi_volume_listen_port = {port}",
         "enabled_backends = file-1",
-        "auth_strategy = noauth",
+        f"auth_strategy = {'keystone' if keystone_authtoken else 'noauth'}",
         "quota_volumes = -1",
         "quota_gigabytes = -1",
         "quota_snapshots = -1",
@@ -159,6 +173,9 @@ def write_config(
         "max_over_subscription_ratio = 100000.0",
         "",
     ]
+    if keystone_authtoken:
+        lines += ["[keystone_authtoken]", *(f"{k} = {v}" for k, v in keystone_authtoken.items())]
+        lines.append("")
     config.write_text("\n".join(lines))
     return config
 
@@ -240,10 +257,11 @@ class Deployment:
         self.servers = []
 
 
-def start_embedded(state: Path) -> Deployment:
+def start_embedded(state: Path, keystone_authtoken: dict[str, str] | None = None) -> Deployment:
     deployment = Deployment("embedded", state)
     port = free_port()
-    deployment.spawn("serve", ["serve"], write_config(state, port))
+    config = write_config(state, port, keystone_authtoken=keystone_authtoken)
+    deployment.spawn("serve", ["serve"], config)
     deployment.wait_for_api(port)
     return deployment
 
@@ -429,15 +447,19 @@ class Bench:
         }
 
 
-async def measure(base: str, args: argparse.Namespace) -> dict[str, Any]:
-    project = uuid.uuid4().hex
+def bench_client(base: str, project: str, token: str) -> httpx.AsyncClient:
     limits = httpx.Limits(max_connections=64, max_keepalive_connections=64)
-    async with httpx.AsyncClient(
+    return httpx.AsyncClient(
         base_url=f"{base}/v3/{project}",
-        headers={"X-Auth-Token": f"bench:{project}"},
+        headers={"X-Auth-Token": token},
         limits=limits,
         timeout=60.0,
-    ) as client:
+    )
+
+
+async def measure(base: str, args: argparse.Namespace) -> dict[str, Any]:
+    project = uuid.uuid4().hex
+    async with bench_client(base, project, f"bench:{project}") as client:
         bench = Bench(client, poll_s=args.poll, timeout_s=args.timeout, poll_max_s=args.poll_max)
         # Warm up (imports, first connections, first flow compile) outside the figures.
         await bench.creates(5, 1)
@@ -470,6 +492,123 @@ async def measure(base: str, args: argparse.Namespace) -> dict[str, Any]:
             results["list_detail"][str(size)] = listing
             print(f"  list  {present:>5} vols  median {listing['median_ms']:7.1f} ms", flush=True)
         return results
+
+
+# ---------------------------------------------------------------------------------------
+# keystone against noauth
+
+
+def keystone_available() -> bool:
+    sys.path.insert(0, str(REPO / "tests" / "integration"))
+    from infra import keystone
+
+    return bool(keystone.available())
+
+
+async def compare_auth(
+    targets: dict[str, tuple[str, str, str]], args: argparse.Namespace
+) -> dict[str, Any]:
+    """Alternating rounds of N creates at concurrency 8 on each (base, project, token)."""
+    rounds: dict[str, list[Run]] = {name: [] for name in targets}
+    clients = {name: bench_client(*target) for name, target in targets.items()}
+    try:
+        benches = {
+            name: Bench(client, args.poll, args.timeout, args.poll_max)
+            for name, client in clients.items()
+        }
+        for bench in benches.values():
+            await bench.creates(5, 1)  # warm-up: first token check, first flow compile
+        order = list(benches)
+        for i in range(KEYSTONE_ROUNDS):
+            for name in order if i % 2 == 0 else reversed(order):
+                run, _ = await benches[name].creates(args.n, 8)
+                rounds[name].append(run)
+                print(
+                    f"  round {i + 1} {name:<8} create c=8 {run.per_s:8.1f}/s"
+                    f"  p50 {run.pct(50):7.1f} ms",
+                    flush=True,
+                )
+        latency = {
+            name: (await bench.creates(min(args.n, 50), 1))[0] for name, bench in benches.items()
+        }
+    finally:
+        for client in clients.values():
+            await client.aclose()
+    results: dict[str, Any] = {}
+    for name, runs in rounds.items():
+        results[name] = {
+            "create_per_s_c8_median": round(statistics.median(r.per_s for r in runs), 2),
+            "create_per_s_c8_rounds": [round(r.per_s, 2) for r in runs],
+            "create_p50_ms_c8_median": round(statistics.median(r.pct(50) for r in runs), 3),
+            "create_p50_ms_c1": round(latency[name].pct(50), 3),
+            "failures": sum(r.failures for r in runs) + latency[name].failures,
+        }
+    return results
+
+
+def run_keystone_comparison(args: argparse.Namespace) -> dict[str, Any]:
+    """A private Keystone; an embedded noauth and an embedded keystone service; compare."""
+    sys.path.insert(0, str(REPO / "tests" / "integration"))
+    from infra import keystone
+
+    if not keystone.available():
+        raise SystemExit(keystone.unavailable_reason())
+    state = Path(tempfile.mkdtemp(prefix="firebrick-bench-keystone-"))
+    print(f"keystone vs noauth: starting in {state}", flush=True)
+    server = keystone.KeystoneServer(state / "keystone")
+    deployments: dict[str, Deployment] = {}
+    try:
+        server.start()
+        provisioned = keystone.provision(server, projects=("bench",), roles=("member",))
+        user = provisioned.user("bench", "member")
+        (state / "noauth").mkdir()
+        (state / "keystone-auth").mkdir()
+        deployments["noauth"] = start_embedded(state / "noauth")
+        deployments["keystone"] = start_embedded(
+            state / "keystone-auth", keystone_authtoken=provisioned.authtoken_section()
+        )
+        # One token for the whole run, as a client (keystoneauth) holds one.
+        token = server.token(user.name, user.password, "bench")
+        noauth_project = uuid.uuid4().hex
+        targets = {
+            "noauth": (deployments["noauth"].base, noauth_project, f"bench:{noauth_project}"),
+            "keystone": (deployments["keystone"].base, user.project_id, token),
+        }
+        results = asyncio.run(compare_auth(targets, args))
+    finally:
+        for deployment in deployments.values():
+            deployment.stop()
+        server.stop()
+        if not args.keep:
+            shutil.rmtree(state, ignore_errors=True)
+    noauth = results["noauth"]["create_per_s_c8_median"]
+    ratio = results["keystone"]["create_per_s_c8_median"] / noauth if noauth else 0.0
+    results["ratio_c8"] = round(ratio, 3)
+    results["target"] = f"keystone create/s c=8 >= {KEYSTONE_MIN_RATIO:g} x noauth"
+    results["target_met"] = ratio >= KEYSTONE_MIN_RATIO
+    results["rounds"] = KEYSTONE_ROUNDS
+    results["n_per_round"] = args.n
+    results["started_at"] = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
+    return results
+
+
+def print_keystone(results: dict[str, Any]) -> None:
+    print()
+    print(
+        f"keystone vs noauth (embedded, median of {results['rounds']} rounds of "
+        f"{results['n_per_round']} creates at c=8)"
+    )
+    for name in ("noauth", "keystone"):
+        side = results[name]
+        print(
+            f"  {name:<9} {side['create_per_s_c8_median']:8.1f} creates/s"
+            f"  p50 c=8 {side['create_p50_ms_c8_median']:6.1f} ms"
+            f"  p50 c=1 {side['create_p50_ms_c1']:6.1f} ms"
+        )
+        if side["failures"]:
+            print(f"  WARNING: {side['failures']} {name} creates failed or timed out")
+    verdict = "met" if results["target_met"] else "MISSED"
+    print(f"  ratio     {results['ratio_c8']:.3f}  (target {results['target']}: {verdict})")
 
 
 # ---------------------------------------------------------------------------------------
@@ -568,6 +707,15 @@ def previous_modes(path: Path) -> dict[str, Any]:
     return dict(modes) if isinstance(modes, dict) else {}
 
 
+def previous_keystone(path: Path) -> dict[str, Any] | None:
+    try:
+        data = json.loads(path.read_text())
+    except (OSError, ValueError):
+        return None
+    found = data.get("keystone_vs_noauth") if isinstance(data, dict) else None
+    return dict(found) if isinstance(found, dict) else None
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
@@ -595,21 +743,43 @@ def main() -> int:
     parser.add_argument("--timeout", type=float, default=120.0, help="per-volume timeout, s")
     parser.add_argument("--output", default="bench-results.json", help="JSON results path")
     parser.add_argument("--keep", action="store_true", help="keep the temporary state dirs")
+    parser.add_argument(
+        "--keystone",
+        choices=["auto", "on", "off", "only"],
+        default="auto",
+        help="the keystone/noauth create comparison: auto (when embedded runs and Keystone "
+        "is installed), on (required), off, or only (nothing else)",
+    )
     args = parser.parse_args()
     if args.n is None:
         args.n = 20 if args.quick else 100
 
-    selected = list(MODES) if args.mode == "both" else [args.mode]
+    selected = (
+        [] if args.keystone == "only" else list(MODES) if args.mode == "both" else [args.mode]
+    )
+    with_keystone = args.keystone in ("on", "only") or (
+        args.keystone == "auto" and "embedded" in selected and keystone_available()
+    )
+    if args.keystone == "auto" and "embedded" in selected and not with_keystone:
+        print("keystone vs noauth: skipped, Keystone is not installed (make keystone)")
     ran = {mode: run_mode(mode, args) for mode in selected}
-    print_table(ran)
+    auth = run_keystone_comparison(args) if with_keystone else None
+    if ran:
+        print_table(ran)
+    if auth is not None:
+        print_keystone(auth)
 
     output = Path(args.output)
     modes = {**previous_modes(output), **ran}
+    if auth is None:
+        auth = previous_keystone(output)
     results = {
         "modes": {mode: modes[mode] for mode in MODES if mode in modes},
+        "keystone_vs_noauth": auth,
         "reference_cinder_29": CINDER_REFERENCE,
         "meta": {
             "modes_run": selected,
+            "keystone_run": with_keystone,
             "quick": args.quick,
             "n": args.n,
             "poll_s": args.poll,
