@@ -11,7 +11,15 @@ FORMAT = "%(asctime)s %(process)d %(levelname)s %(name)s [%(threadName)s] %(mess
 ROLE_LOGGERS = {
     "volume": ["firebrick.volume", "firebrick.targets", "taskflow"],
     "scheduler": ["firebrick.scheduler"],
-    "api": ["firebrick.api", "firebrick.notifications", "uvicorn.error"],
+    # keystonemiddleware and keystoneauth: token checks and their failures (never the
+    # tokens: keystoneauth masks them and the passwords it sends).
+    "api": [
+        "firebrick.api",
+        "firebrick.notifications",
+        "uvicorn.error",
+        "keystonemiddleware",
+        "keystoneauth",
+    ],
 }
 
 

@@ -109,7 +109,9 @@ def keystone_service(
     svc = launch(
         tmp_path_factory.mktemp("firebrick-keystone"),
         backends=KEYSTONE_BACKENDS,
-        defaults={"auth_strategy": "keystone", "quota_volumes": "100"},
+        # debug: the no-secret-in-logs checks then cover keystonemiddleware's and
+        # keystoneauth's debug output too.
+        defaults={"auth_strategy": "keystone", "quota_volumes": "100", "debug": "true"},
         port=keystone.firebrick_port,
         sections=keystone.firebrick_sections(),
     )
