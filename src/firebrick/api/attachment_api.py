@@ -89,6 +89,9 @@ class AttachmentAPI:
         """Record the connector and ask the backend to export (attachment_update)."""
         if not connector:
             raise Invalid("Invalid input received: connector must not be empty.")
+        host = connector.get("host")
+        if host is not None and not (isinstance(host, str) and len(host) <= 255):
+            raise Invalid(f"Invalid input received: the connector's host {host!r} is invalid.")
         with self.db.write() as conn:
             attachment = attachments.get(conn, attachment_id, self._project(ctx))
             volume = volumes.get(conn, attachment.volume_id)

@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from firebrick.api.attachment_api import AttachmentAPI
+from firebrick.api.validation import is_uuid_like
 from firebrick.context import RequestContext
 from firebrick.db import attachments, volumes
 from firebrick.db.attachments import Attachment
@@ -75,8 +76,14 @@ class LegacyAttach:
                 )  # fmt: skip
             else:
                 attachment_id = existing.id
-        self.api.request_export(ctx, attachment_id, connector)
-        attachment = await self.api.wait_exported(attachment_id)
+        try:
+            self.api.request_export(ctx, attachment_id, connector)
+            attachment = await self.api.wait_exported(attachment_id)
+        except Exception:
+            if existing is None:
+                # A failed call leaves nothing behind (a stray row blocks the volume's delete).
+                self.api.forget(attachment_id)
+            raise
         return {"connection_info": attachment.connection_info}
 
     def attach(self, ctx: RequestContext, volume_id: str, body: object) -> None:
@@ -85,6 +92,14 @@ class LegacyAttach:
         instance, host = body.get("instance_uuid"), body.get("host_name")
         if not instance and not host:
             raise Invalid("Invalid request to attach volume to an invalid target")
+        uuid_ok = instance in (None, "") or (isinstance(instance, str) and is_uuid_like(instance))
+        for name, value, valid in (
+            ("mountpoint", body["mountpoint"], isinstance(body["mountpoint"], str)),
+            ("instance_uuid", instance, uuid_ok),
+            ("host_name", host, not host or isinstance(host, str)),
+        ):
+            if not valid or (isinstance(value, str) and len(value) > 255):
+                raise Invalid(f"Invalid input received: invalid {name} {value!r}.")
         mode = body.get("mode", "rw")
         if mode not in ("rw", "ro"):
             raise Invalid("Invalid request to attach volume with an invalid mode.")

@@ -208,9 +208,12 @@ def _filter_value(key: str, value: str, version: APIVersion) -> object:
         return _bool_filter(key, value, strict=version >= VOLUME_LIST_BOOTABLE)
     if key == "size":
         try:
-            return int(value)
+            size = int(value)
         except ValueError:
             raise InvalidInput(f"'{key} = {value}'") from None
+        if abs(size) > DB_MAX_INT:  # no volume is that big, and the database cannot say so
+            raise InvalidInput(f"'{key} = {value}'")
+        return size
     if key in TIME_FILTERS and version >= TIME_COMPARISON_FILTER:
         return _time_filter(key, value)
     return value
@@ -250,6 +253,9 @@ def _time_filter(key: str, value: str) -> dict[str, datetime]:
         except ValueError:
             raise Invalid(f"Invalid {when} value") from None
         if parsed.tzinfo is not None:
-            parsed = parsed.astimezone(UTC).replace(tzinfo=None)
+            try:
+                parsed = parsed.astimezone(UTC).replace(tzinfo=None)
+            except OverflowError:  # e.g. 0001-01-01T00:00:00+01:00 is before year 1 in UTC
+                raise Invalid(f"Invalid {when} value") from None
         result[operator] = parsed
     return result

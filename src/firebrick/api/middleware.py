@@ -11,6 +11,7 @@ from typing import Any
 
 from firebrick.api import microversion
 from firebrick.api.faults import fault_body
+from firebrick.api.validation import NUL_REJECTED
 from firebrick.context import new_request_id
 
 Scope = dict[str, Any]
@@ -44,6 +45,10 @@ class OpenStackMiddleware:
                 (b"openstack-api-version", f"volume {version}".encode()),
                 (b"vary", b"OpenStack-API-Version"),
             ]
+            if "\x00" in scope["path"] or b"%00" in scope.get("query_string", b""):
+                # No id, name or filter holds a NUL (PostgreSQL could not even compare one).
+                await _fault(send, 400, NUL_REJECTED, headers, echo=False)
+                return
 
         async def send_with_headers(message: Message) -> None:
             if message["type"] == "http.response.start":

@@ -83,12 +83,36 @@ class VolumeUpdateRequest:
         return {k: v for k, v in values.items() if k in self.provided}
 
 
+NUL_REJECTED: Final = "Invalid input received: NUL characters are not allowed."
+
+
 def parse_json(raw: bytes) -> object:
-    """Decode a request body; anything that is not UTF-8 JSON is a 400."""
+    """Decode a request body; anything that is not UTF-8 JSON is a 400.
+
+    So is a NUL character in any string (``\\u0000``): PostgreSQL cannot store one.
+    """
     try:
-        return json.loads(raw.decode("utf-8"))
-    except (UnicodeDecodeError, ValueError):
+        body = json.loads(raw.decode("utf-8"))
+    except (UnicodeDecodeError, ValueError, RecursionError):  # [[[[... nested too deep
         raise Invalid("Malformed request body") from None
+    if b"\\u0000" in raw and _has_nul(body):
+        raise Invalid(NUL_REJECTED)
+    return body
+
+
+def _has_nul(value: object) -> bool:
+    stack = [value]
+    while stack:
+        item = stack.pop()
+        if isinstance(item, str):
+            if "\x00" in item:
+                return True
+        elif isinstance(item, dict):
+            stack.extend(item)
+            stack.extend(item.values())
+        elif isinstance(item, list):
+            stack.extend(item)
+    return False
 
 
 def parse_volume_create(body: object, version: APIVersion) -> VolumeCreateRequest:

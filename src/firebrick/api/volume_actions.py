@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from firebrick.api.microversion import APIVersion
+from firebrick.api.validation import DB_MAX_INT
 from firebrick.context import RequestContext
 from firebrick.db import attachments, messages, placement, quotas, services, types, volumes
 from firebrick.db.engine import Database
@@ -46,6 +47,11 @@ def strict_bool(name: str, value: object) -> bool:
     raise InvalidInput(f"{name} must be a boolean, not {value!r}.")
 
 
+def _member(value: object, allowed: set[str] | set[str | None]) -> bool:
+    """``value in allowed`` for any JSON value (a list or an object is not hashable)."""
+    return (value is None or isinstance(value, str)) and value in allowed
+
+
 def _gigabytes(size: int, type_name: str | None) -> dict[str, int]:
     return {k: v for k, v in quota.volume_deltas(size, type_name).items() if "gigabytes" in k}
 
@@ -66,9 +72,11 @@ class VolumeActions:
         self, ctx: RequestContext, volume_id: str, body: object, version: APIVersion
     ) -> None:
         raw = body.get("new_size") if isinstance(body, dict) else None
-        if isinstance(raw, bool) or not isinstance(raw, (int, str)) or not str(raw).isdigit():
+        text = str(raw) if isinstance(raw, (int, str)) and not isinstance(raw, bool) else ""
+        # ASCII digits only ("²" is a digit to str.isdigit), and no bigger than a volume can be.
+        if not (text.isascii() and text.isdigit() and len(text) <= 10 and int(text) <= DB_MAX_INT):
             raise InvalidInput(f"New size for extend must be an integer: {raw!r}")
-        new_size = int(raw)
+        new_size = int(text)
         allowed = {statuses.AVAILABLE}
         if version >= EXTEND_IN_USE:
             allowed.add(statuses.IN_USE)
@@ -202,15 +210,15 @@ class VolumeActions:
             )
         values: dict[str, Any] = {}
         if "status" in body:
-            if body["status"] not in RESET_STATUSES:
+            if not _member(body["status"], RESET_STATUSES):
                 raise Invalid(f"Must specify a valid status, not {body['status']!r}.")
             values["status"] = body["status"]
         if "attach_status" in body:
-            if body["attach_status"] not in ATTACH_STATUSES:
+            if not _member(body["attach_status"], ATTACH_STATUSES):
                 raise Invalid(f"Must specify a valid attach status, not {body['attach_status']!r}.")
             values["attach_status"] = body["attach_status"]
         if "migration_status" in body:
-            if body["migration_status"] not in MIGRATION_STATUSES:
+            if not _member(body["migration_status"], MIGRATION_STATUSES):
                 raise Invalid(
                     f"Must specify a valid migration status, not {body['migration_status']!r}."
                 )

@@ -92,6 +92,8 @@ async def change_service(
     reason = body.get("disabled_reason")
     if action == "disable-log-reason" and (not isinstance(reason, str) or not reason.strip()):
         raise Invalid("Disabled reason contains invalid characters or is too long")
+    if reason is not None and (not isinstance(reason, str) or len(reason) > 255):
+        raise Invalid("Disabled reason contains invalid characters or is too long")
     disabled = action != "enable"
     with _db(request).write() as conn:
         if not services.set_disabled(conn, host, binary, disabled, reason if disabled else None):

@@ -10,6 +10,7 @@ from fastapi.responses import JSONResponse
 from firebrick.api.attachment_api import AttachmentAPI
 from firebrick.api.deps import Call, CallDep, JsonBody
 from firebrick.api.microversion import APIVersion
+from firebrick.api.validation import is_uuid_like
 from firebrick.api.views.volumes import timestamp
 from firebrick.db.attachments import Attachment
 from firebrick.domain.errors import Invalid, NotFound
@@ -92,8 +93,11 @@ async def create_attachment(request: Request, c: CallDep, payload: JsonBody) -> 
     connector = body.get("connector")
     if connector is not None and not isinstance(connector, dict):
         raise Invalid("Invalid input received: connector must be an object.")
+    instance = body.get("instance_uuid")
+    if instance is not None and not (isinstance(instance, str) and is_uuid_like(instance)):
+        raise Invalid(f"Invalid input received: instance_uuid {instance!r} is not a UUID.")
     api = _api(request)
-    attachment = api.reserve(c.ctx, volume_id, body.get("instance_uuid"), mode)
+    attachment = api.reserve(c.ctx, volume_id, instance, mode)
     if connector:
         try:
             api.request_export(c.ctx, attachment.id, connector)

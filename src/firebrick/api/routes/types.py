@@ -98,7 +98,10 @@ async def update_type(
             raise Invalid("Invalid input received: Volume type name can not be empty.")
         values["name"] = name.strip()
     if "description" in spec:
-        values["description"] = spec["description"]
+        description = spec["description"]
+        if description is not None and (not isinstance(description, str) or len(description) > 255):
+            raise Invalid("Invalid input received: Volume type description is invalid.")
+        values["description"] = description
     if "is_public" in spec:
         values["is_public"] = str(spec["is_public"]).lower() in ("true", "1")
     if not values:
