@@ -69,7 +69,7 @@ run: venv
 	$(BIN)/firebrick serve $(if $(CONFIG),--config $(CONFIG))
 
 lint: venv
-	$(BIN)/ruff check src tests bench
+	$(BIN)/ruff check src tests bench tools
 
 typecheck: venv
 	$(BIN)/mypy
@@ -87,7 +87,7 @@ bench: venv apt keystone
 	$(BIN)/python bench/bench.py --mode $(BENCH_MODE) $(BENCH_ARGS)
 	$(BIN)/python bench/clone_bench.py
 
-fuzz: venv
+fuzz: venv apt
 	$(BIN)/python tools/fuzz.py $(FUZZ_ARGS)
 
 clean:

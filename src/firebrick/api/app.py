@@ -10,6 +10,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException
 
+from firebrick.api import openapi
 from firebrick.api.attachment_api import AttachmentAPI
 from firebrick.api.auth import KeystoneAuth, TokenValidator
 from firebrick.api.faults import fault_body, fault_for, fault_headers
@@ -134,4 +135,5 @@ def create_app(
     if validator is not None:
         app.add_middleware(KeystoneAuth, validator=validator)
     app.add_middleware(OpenStackMiddleware)  # outermost: every answer has a request id
+    app.openapi = lambda: openapi.document(app)  # type: ignore[method-assign]
     return app
