@@ -201,6 +201,11 @@ def test_volume_round_trip(db: Database) -> None:
         assert ids({"metadata": {"tier": "fast"}}) == [all_ids[1], all_ids[3]]
         assert ids({"bootable": True}) == [all_ids[1]]
         assert ids({"created_at": {"gt": base, "lte": base + timedelta(seconds=2)}}) == all_ids[1:3]
+        # Before 3.60 the raw value is compared as it is: not a timestamp → nothing (not
+        # an error: PostgreSQL refuses to compare a timestamp with such a string).
+        assert ids({"created_at": "yesterday"}) == []
+        assert ids({"updated_at": "0"}) == []
+        assert ids({"created_at": (base + timedelta(seconds=1)).isoformat()}) == [all_ids[1]]
         # ``_`` in a host is not a wildcard: h1@bx1 is another backend than h1@b_1.
         assert ids({"host": "h1@b_1"}) == [all_ids[0], all_ids[3]]
         assert volumes.count(conn, project_id=project, filters={"host": "h1@b_1"}) == 2

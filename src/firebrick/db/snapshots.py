@@ -17,7 +17,7 @@ from sqlalchemy import (
 )
 from sqlalchemy import update as sql_update
 
-from firebrick.db import paging
+from firebrick.db import paging, timefilters
 from firebrick.db.keyvalue import KeyValues
 from firebrick.db.schema import snapshot_metadata, snapshots
 from firebrick.db.volumes import now
@@ -109,6 +109,8 @@ def _filters(filters: Mapping[str, Any]) -> list[ColumnElement[bool]]:
                         snapshot_metadata.c.value == str(mv),
                     )
                 )
+        elif key in ("created_at", "updated_at") and key in _COLUMNS:
+            clauses.extend(timefilters.clauses(_COLUMNS[key], value))
         elif key in _COLUMNS:
             clauses.append(_COLUMNS[key] == value)
     return clauses

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from datetime import UTC, datetime
 from typing import Any
 
@@ -22,7 +22,7 @@ from sqlalchemy import (
 )
 from sqlalchemy import update as sql_update
 
-from firebrick.db import paging
+from firebrick.db import paging, timefilters
 from firebrick.db.keyvalue import KeyValues
 from firebrick.db.schema import volume_metadata, volume_types, volumes
 from firebrick.domain.errors import MarkerNotFound, VolumeNotFound
@@ -44,15 +44,6 @@ _COLUMNS = {
     "migration_status": volumes.c.migration_status,
     "project_id": volumes.c.project_id,
     "user_id": volumes.c.user_id,
-}
-
-_TIME_OPERATORS: dict[str, Callable[[Any, Any], ColumnElement[bool]]] = {
-    "gt": lambda c, v: c > v,
-    "gte": lambda c, v: c >= v,
-    "eq": lambda c, v: c == v,
-    "neq": lambda c, v: c != v,
-    "lt": lambda c, v: c < v,
-    "lte": lambda c, v: c <= v,
 }
 
 _SELECT = select(volumes, volume_types.c.name.label("volume_type_name")).outerjoin(
@@ -149,13 +140,6 @@ def _on_backend(backend: str) -> ColumnElement[bool]:
     return volumes.c.host.startswith(f"{backend}#", autoescape=True)
 
 
-def _naive_utc(value: Any) -> Any:
-    """Aware datetimes as the naive UTC the columns hold; other values unchanged."""
-    if isinstance(value, datetime) and value.tzinfo is not None:
-        return value.astimezone(UTC).replace(tzinfo=None)
-    return value
-
-
 def _filters(filters: Mapping[str, Any]) -> list[ColumnElement[bool]]:
     clauses: list[ColumnElement[bool]] = []
     for key, value in filters.items():
@@ -173,10 +157,8 @@ def _filters(filters: Mapping[str, Any]) -> list[ColumnElement[bool]]:
             # (SQLite's LIKE is, PostgreSQL's is not).
             pattern = str(value).replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
             clauses.append(_COLUMNS[key[:-1]].ilike(f"%{pattern}%", escape="\\"))
-        elif key in ("created_at", "updated_at") and isinstance(value, Mapping):
-            column = _COLUMNS[key]
-            for op, when in value.items():
-                clauses.append(_TIME_OPERATORS[op](column, _naive_utc(when)))
+        elif key in ("created_at", "updated_at"):
+            clauses.extend(timefilters.clauses(_COLUMNS[key], value))
         elif key == "host":
             clauses.append(or_(volumes.c.host == value, _on_backend(value)))
         elif key == "consumes_quota":
