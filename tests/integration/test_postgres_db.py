@@ -327,6 +327,18 @@ def test_quotas_and_messages(db: Database) -> None:
         assert [m.id for m in messages.list_messages(conn, "p", "v1")] == [message_id]
 
 
+@pytest.mark.parametrize("empty_url", BACKENDS, indirect=True)
+def test_quota_rows_hold_long_type_names_and_huge_usage(db: Database) -> None:
+    per_type = "snapshots_" + "t" * 255  # a volume type name may have 255 characters
+    with db.write() as conn:
+        conn.execute(schema.quotas.insert().values(project_id="p", resource=per_type,
+                                                   hard_limit=-1))  # fmt: skip
+        quotas.add_usage(conn, "p", {per_type: 1, "gigabytes": 3 * 2**31})
+    with db.read() as conn:
+        assert quotas.limits(conn, "p", {per_type: 10}) == {per_type: -1}
+        assert quotas.usage(conn, "p") == {per_type: 1, "gigabytes": 3 * 2**31}
+
+
 # Concurrency
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from sqlalchemy import (
     JSON,
+    BigInteger,
     Boolean,
     Column,
     DateTime,
@@ -181,7 +182,7 @@ quotas = Table(
     "quotas",
     metadata,
     Column("project_id", String(255), primary_key=True),
-    Column("resource", String(255), primary_key=True),
+    Column("resource", String(300), primary_key=True),  # volumes_<type name of 255>
     Column("hard_limit", Integer, nullable=False),
 )
 
@@ -189,8 +190,8 @@ quota_usages = Table(
     "quota_usages",
     metadata,
     Column("project_id", String(255), primary_key=True),
-    Column("resource", String(255), primary_key=True),
-    Column("in_use", Integer, nullable=False, default=0),
+    Column("resource", String(300), primary_key=True),
+    Column("in_use", BigInteger, nullable=False, default=0),
 )
 
 messages = Table(
