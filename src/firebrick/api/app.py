@@ -16,17 +16,7 @@ from firebrick.api.auth import KeystoneAuth, TokenValidator
 from firebrick.api.faults import fault_body, fault_for, fault_headers
 from firebrick.api.legacy_attach import LegacyAttach
 from firebrick.api.middleware import OpenStackMiddleware
-from firebrick.api.routes import (
-    admin,
-    attachments,
-    limits,
-    messages,
-    quotas,
-    snapshots,
-    types,
-    volumes,
-    workers,
-)
+from firebrick.api.routes import ROUTERS
 from firebrick.api.snapshot_api import SnapshotAPI
 from firebrick.api.versions import versions_document
 from firebrick.api.volume_actions import VolumeActions
@@ -105,12 +95,8 @@ def create_app(
     def healthcheck() -> dict[str, str]:
         return {"status": "OK"}
 
-    routers = (
-        volumes.router, snapshots.router, types.router, admin.router, messages.router,
-        limits.router, quotas.router, workers.router, attachments.router,
-    )  # fmt: skip
     for prefix in ("/v3", "/v3/{project_id}"):
-        for router in routers:
+        for router in ROUTERS:
             app.include_router(router, prefix=prefix)
 
     @app.exception_handler(FirebrickError)

@@ -5,26 +5,14 @@ from __future__ import annotations
 import pytest
 
 from firebrick.api import rules
-from firebrick.api.routes import (
-    admin,
-    attachments,
-    limits,
-    messages,
-    quotas,
-    snapshots,
-    types,
-    volumes,
-    workers,
-)
+from firebrick.api.routes import ROUTERS
 from firebrick.policy import RULES
-
-ROUTERS = (volumes, snapshots, types, admin, messages, limits, quotas, workers, attachments)
 
 
 def _routes() -> list[tuple[str, str]]:
     found = []
-    for module in ROUTERS:
-        for route in module.router.routes:
+    for router in ROUTERS:
+        for route in router.routes:
             for method in getattr(route, "methods", ()):
                 found.append((method, route.path))  # type: ignore[attr-defined]
     return found

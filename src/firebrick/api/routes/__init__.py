@@ -1,1 +1,23 @@
 """HTTP routes, each module one resource; thin: translate, call, render."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter
+
+from firebrick.api.routes import (
+    admin,
+    attachments,
+    limits,
+    messages,
+    quotas,
+    snapshots,
+    types,
+    volumes,
+    workers,
+)
+
+# Every resource's router; the app mounts each under /v3 and /v3/{project_id}.
+ROUTERS: tuple[APIRouter, ...] = (
+    volumes.router, snapshots.router, types.router, admin.router, messages.router,
+    limits.router, quotas.router, workers.router, attachments.router,
+)  # fmt: skip
