@@ -9,7 +9,6 @@ An operator overrides any rule in a ``policy.yaml`` (``[oslo_policy] policy_file
 from __future__ import annotations
 
 import functools
-from collections.abc import Iterable
 from pathlib import Path
 
 from oslo_config import cfg
@@ -110,8 +109,7 @@ class Policy:
         conf = cfg.ConfigOpts()
         conf([], project="firebrick", default_config_files=[], default_config_dirs=[])
         self._enforcer = oslo_policy.Enforcer(conf, use_conf=False)
-        self._enforcer.register_defaults(_defaults())
-        checks = {d.name: d.check_str for d in _defaults()}
+        checks = {**dict(BASE_RULES), **RULES}
         if policy_file is not None:
             # Read once at start: an unreadable or malformed file stops the service with
             # a clear message instead of failing requests later.
@@ -149,14 +147,6 @@ class Policy:
             "project_domain_id": project_domain_id,
         }
         return bool(self._enforcer.enforce(rule, target, creds, do_raise=False))
-
-    def rules(self) -> Iterable[str]:
-        return RULES.keys()
-
-
-def _defaults() -> list[oslo_policy.RuleDefault]:
-    base = [oslo_policy.RuleDefault(name, check) for name, check in BASE_RULES]
-    return base + [oslo_policy.RuleDefault(name, check) for name, check in RULES.items()]
 
 
 def _read_overrides(policy_file: Path) -> dict[str, str]:
