@@ -43,6 +43,7 @@ class VolumeType:
     description: str | None = None
     is_public: bool = True
     extra_specs: dict[str, str] = field(default_factory=dict)
+    qos_specs_id: str | None = None
 
 
 @dataclass

@@ -9,7 +9,12 @@ from fastapi import APIRouter, Request, Response
 from fastapi.responses import JSONResponse
 
 from firebrick.api.deps import CallDep, JsonBody
-from firebrick.api.views.types import visible_extra_specs, volume_type
+from firebrick.api.views.types import (
+    created_type,
+    updated_type,
+    visible_extra_specs,
+    volume_type,
+)
 from firebrick.db import quotas, types, volumes
 from firebrick.db.engine import Database
 from firebrick.domain.errors import Conflict, Invalid, NotFound
@@ -83,7 +88,7 @@ async def create_type(request: Request, c: CallDep, payload: JsonBody) -> JSONRe
             conn, name.strip(), description=description,
             is_public=str(is_public).lower() in ("true", "1"), extra_specs=extra_specs,
         )  # fmt: skip
-    return JSONResponse({"volume_type": volume_type(created, is_admin=True)})
+    return JSONResponse({"volume_type": created_type(created)})
 
 
 @router.put("/types/{type_id}")
@@ -118,7 +123,7 @@ async def update_type(
             # Per-type quotas are keyed by the type's name.
             quotas.rename_type(conn, found.name, values["name"])
         updated = types.get(conn, found.id)
-    return JSONResponse({"volume_type": volume_type(updated, is_admin=True)})
+    return JSONResponse({"volume_type": updated_type(updated)})
 
 
 @router.delete("/types/{type_id}", status_code=202)

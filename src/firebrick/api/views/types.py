@@ -21,15 +21,33 @@ def visible_extra_specs(extra_specs: Mapping[str, str], *, is_admin: bool) -> di
 
 
 def volume_type(t: VolumeType, *, is_admin: bool) -> dict[str, Any]:
-    """The type object (without the ``{"volume_type": ...}`` wrapper)."""
-    body: dict[str, Any] = {
+    """The type object of show and list (without the ``{"volume_type": ...}`` wrapper).
+
+    ``qos_specs_id`` is shown to admins only (Cinder's
+    ``volume_extension:access_types_qos_specs_id``).
+    """
+    body = _brief(t, is_admin=is_admin)
+    body["os-volume-type-access:is_public"] = t.is_public
+    if is_admin:
+        body["qos_specs_id"] = t.qos_specs_id
+    return body
+
+
+def created_type(t: VolumeType) -> dict[str, Any]:
+    """What ``POST /types`` answers: Cinder's older view, without ``qos_specs_id``."""
+    return {**_brief(t, is_admin=True), "os-volume-type-access:is_public": t.is_public}
+
+
+def updated_type(t: VolumeType) -> dict[str, Any]:
+    """What ``PUT /types/{id}`` answers: the older view, without the access attribute."""
+    return _brief(t, is_admin=True)
+
+
+def _brief(t: VolumeType, *, is_admin: bool) -> dict[str, Any]:
+    return {
         "id": t.id,
         "name": t.name,
         "description": t.description,
         "is_public": t.is_public,
-        "os-volume-type-access:is_public": t.is_public,
         "extra_specs": visible_extra_specs(t.extra_specs, is_admin=is_admin),
     }
-    if is_admin:
-        body["qos_specs_id"] = None
-    return body
