@@ -19,8 +19,13 @@ KEYSTONE_VENV ?= .keystone-venv
 KEYSTONE_PACKAGES ?= keystone gunicorn
 # Generated requests of the schemathesis run of `make fuzz` (per operation).
 FUZZ_ARGS ?=
+# OpenStack Tempest (PyPI), the conformance suite, in a venv of its own: `make tempest` runs
+# its volume API tests; the integration tests check answers against its response schemas.
+TEMPEST_VENV ?= .tempest-venv
+TEMPEST_PACKAGES ?= tempest==47.0.0
+TEMPEST_ARGS ?=
 
-.PHONY: venv apt keystone run test lint typecheck unit integration bench fuzz clean
+.PHONY: venv apt keystone tempest-venv run test lint typecheck unit integration bench fuzz tempest clean
 
 $(BIN)/python:
 	@if ! $(PYTHON) -m venv $(VENV) >/dev/null 2>&1; then \
@@ -51,6 +56,15 @@ $(KEYSTONE_VENV)/.installed: $(BIN)/python
 
 keystone: $(KEYSTONE_VENV)/.installed
 
+$(TEMPEST_VENV)/.installed: $(BIN)/python
+	rm -rf $(TEMPEST_VENV)
+	$(PYTHON) -m venv $(TEMPEST_VENV)
+	$(TEMPEST_VENV)/bin/python -m pip install --quiet --upgrade pip
+	$(TEMPEST_VENV)/bin/python -m pip install --quiet $(TEMPEST_PACKAGES)
+	touch $@
+
+tempest-venv: $(TEMPEST_VENV)/.installed
+
 apt:
 ifneq ($(strip $(APT_PACKAGES)),)
 	@missing=""; for p in $(APT_PACKAGES); do dpkg -s $$p >/dev/null 2>&1 || missing="$$missing $$p"; done; \
@@ -77,10 +91,10 @@ typecheck: venv
 unit: venv
 	$(BIN)/pytest -q tests/unit $(PYTEST_ARGS)
 
-integration: venv apt keystone
+integration: venv apt keystone tempest-venv
 	$(BIN)/pytest -q -n $(PYTEST_WORKERS) tests/integration $(PYTEST_ARGS)
 
-test: venv apt keystone lint typecheck
+test: venv apt keystone tempest-venv lint typecheck
 	$(BIN)/pytest -q -n $(PYTEST_WORKERS) $(PYTEST_ARGS)
 
 bench: venv apt keystone
@@ -89,6 +103,9 @@ bench: venv apt keystone
 
 fuzz: venv apt
 	$(BIN)/python tools/fuzz.py $(FUZZ_ARGS)
+
+tempest: venv apt keystone tempest-venv
+	$(BIN)/python tools/tempest.py $(TEMPEST_ARGS)
 
 clean:
 	rm -rf .pytest_cache .mypy_cache .ruff_cache build dist
