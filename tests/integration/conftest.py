@@ -9,6 +9,7 @@ xdist worker); tests that need special backends or options start their own throu
 
 from __future__ import annotations
 
+import os
 from collections.abc import Callable, Iterator, Mapping
 from pathlib import Path
 
@@ -16,6 +17,7 @@ import pytest
 from harness import Service, VolumeApi, launch, new_project
 from infra import keystone as keystone_infra
 from keystone_helpers import KeystoneEnv, keystone_unavailable
+from tempest_schemas import TempestSchemas
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
@@ -83,6 +85,20 @@ def api(service: Service, project: str) -> Iterator[VolumeApi]:
     """httpx client on the shared service, in a project of its own, at microversion 3.0."""
     with service.client(project) as client:
         yield client
+
+
+@pytest.fixture(scope="session")
+def tempest_schemas() -> Iterator[TempestSchemas]:
+    """Tempest's own response-schema check (``tempest_schemas.py``); fails in CI without it."""
+    import tempest_schemas as ts
+
+    if not ts.available():
+        if os.environ.get("CI"):
+            pytest.fail(f"{ts.unavailable_reason()} (CI is set)", pytrace=False)
+        pytest.skip(ts.unavailable_reason())
+    schemas = TempestSchemas.start()
+    yield schemas
+    schemas.stop()
 
 
 # ---------------------------------------------------------------------------------------
