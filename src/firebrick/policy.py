@@ -99,7 +99,20 @@ RULES: dict[str, str] = {
     "volume_extension:services:update": ADMIN,
     "scheduler_extension:scheduler_stats:get_pools": ADMIN,
     "workers:cleanup": ADMIN,
-}
+    # [qos]
+
+    # [transfers]
+
+    # [groups]
+
+    # [manage]
+
+    # [migration]
+
+    # [images]
+
+    # [core]
+}  # fmt: skip
 
 
 class Policy:

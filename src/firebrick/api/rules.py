@@ -77,7 +77,20 @@ ROUTE_RULES: Final[dict[tuple[str, str], str]] = {
     ("PUT", "/attachments/{attachment_id}"): "volume:attachment_update",
     ("POST", "/attachments/{attachment_id}/action"): "volume:attachment_complete",
     ("DELETE", "/attachments/{attachment_id}"): "volume:attachment_delete",
-}
+    # [qos]
+
+    # [transfers]
+
+    # [groups]
+
+    # [manage]
+
+    # [migration]
+
+    # [images]
+
+    # [core]
+}  # fmt: skip
 
 # POST /volumes/{id}/action: the rule of each action, by the body's one key.
 VOLUME_ACTION_RULES: Final[dict[str, str]] = {
@@ -95,7 +108,20 @@ VOLUME_ACTION_RULES: Final[dict[str, str]] = {
     "os-detach": "volume_extension:volume_actions:detach",
     "os-begin_detaching": "volume_extension:volume_actions:begin_detaching",
     "os-roll_detaching": "volume_extension:volume_actions:roll_detaching",
-}
+    # [qos]
+
+    # [transfers]
+
+    # [groups]
+
+    # [manage]
+
+    # [migration]
+
+    # [images]
+
+    # [core]
+}  # fmt: skip
 
 # A route the table does not list is admin-only: never silently open.
 UNLISTED: Final = "admin_api"

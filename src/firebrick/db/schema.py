@@ -210,3 +210,18 @@ messages = Table(
     Index("ix_messages_project", "project_id", "created_at"),
     Index("ix_messages_resource", "resource_uuid"),
 )
+
+# Each family of tables below goes at its own [anchor].
+# [qos]
+
+# [transfers]
+
+# [groups]
+
+# [manage]
+
+# [migration]
+
+# [images]
+
+# [core]

@@ -183,6 +183,19 @@ class VolumeManager:
             self.attacher.delete(
                 payload["attachment_id"], keep_record=bool(payload.get("keep_record"))
             )
+        # [qos]
+
+        # [transfers]
+
+        # [groups]
+
+        # [manage]
+
+        # [migration]
+
+        # [images]
+
+        # [core]
         else:
             LOG.error("Backend %s: unknown request %s", self.backend, method)
 

@@ -227,6 +227,19 @@ OPERATIONS: Final[dict[tuple[str, str], Op]] = {
         {200: listed("attachments", ATTACHMENT_SUMMARY_VIEW)}),
     ("POST", "/attachments/{attachment_id}/action"): Op({204: None}, ATTACHMENT_ACTION,
                                                         description="From microversion 3.44."),
+    # [qos]
+
+    # [transfers]
+
+    # [groups]
+
+    # [manage]
+
+    # [migration]
+
+    # [images]
+
+    # [core]
 }  # fmt: skip
 
 # Operations outside /v3 (no microversion, no faults of their own).

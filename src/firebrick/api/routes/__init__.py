@@ -16,8 +16,36 @@ from firebrick.api.routes import (
     workers,
 )
 
+# Each family of routes below adds its import and its routers at its own [anchor].
+# [qos]
+
+# [transfers]
+
+# [groups]
+
+# [manage]
+
+# [migration]
+
+# [images]
+
+# [core]
+
 # Every resource's router; the app mounts each under /v3 and /v3/{project_id}.
 ROUTERS: tuple[APIRouter, ...] = (
     volumes.router, snapshots.router, types.router, admin.router, messages.router,
     limits.router, quotas.router, workers.router, attachments.router,
+    # [qos]
+
+    # [transfers]
+
+    # [groups]
+
+    # [manage]
+
+    # [migration]
+
+    # [images]
+
+    # [core]
 )  # fmt: skip

@@ -211,6 +211,19 @@ async def volume_action(
             legacy.roll_detaching(c.ctx, volume_id)
     elif name == "os-force_delete":
         _api(request).delete(c.ctx, volume_id, cascade=False, force=True)
+    # [qos]
+
+    # [transfers]
+
+    # [groups]
+
+    # [manage]
+
+    # [migration]
+
+    # [images]
+
+    # [core]
     else:
         _api(request).get(c.ctx, volume_id)
         raise Invalid(f"There is no such action: {name}")
