@@ -112,6 +112,12 @@ RULES: dict[str, str] = {
     # [images]
 
     # [core]
+    "volume_extension:capabilities": ADMIN,
+    "volume_extension:hosts": ADMIN,
+    "volume_extension:volume_type_access": MEMBER,
+    "volume_extension:volume_type_access:get_all_for_type": ADMIN,
+    "volume_extension:volume_type_access:addProjectAccess": ADMIN,
+    "volume_extension:volume_type_access:removeProjectAccess": ADMIN,
 }  # fmt: skip
 
 

@@ -133,3 +133,13 @@ def keystone_service(
     )
     yield svc
     svc.stop()
+
+
+@pytest.fixture(scope="module")
+def cli_env(keystone: KeystoneEnv, tmp_path_factory: pytest.TempPathFactory) -> dict[str, str]:
+    """Environment for ``openstack --os-cloud <project>-<role>``: a clouds.yaml, no OS_*."""
+    clouds = keystone.clouds_yaml(tmp_path_factory.mktemp("osc") / "clouds.yaml")
+    env = {k: v for k, v in os.environ.items() if not k.startswith("OS_")}
+    env["OS_CLIENT_CONFIG_FILE"] = str(clouds)
+    env["HOME"] = str(clouds.parent)  # no ~/.config/openstack of the machine's
+    return env

@@ -11,7 +11,10 @@ can check that none of them ever reaches Firebrick's logs or answers.
 
 from __future__ import annotations
 
+import json
 import os
+import subprocess
+import sys
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -171,3 +174,25 @@ def assert_no_secrets(texts: dict[str, str], secrets: set[str]) -> None:
         if s and s in text
     ]
     assert not leaks, "secrets in Firebrick's output:\n" + "\n".join(leaks[:10])
+
+
+CLI_TIMEOUT = 120
+
+
+def openstack(env: dict[str, str], cloud: str, *args: str) -> subprocess.CompletedProcess[str]:
+    script = Path(sys.executable).parent / "openstack"
+    return subprocess.run(
+        [str(script), "--os-cloud", cloud, *args],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=CLI_TIMEOUT,
+        check=False,
+        stdin=subprocess.DEVNULL,
+    )
+
+
+def openstack_json(env: dict[str, str], cloud: str, *args: str) -> Any:
+    result = openstack(env, cloud, *args, "-f", "json")
+    assert result.returncode == 0, f"openstack {' '.join(args)}: {result.stderr}"
+    return json.loads(result.stdout)

@@ -7,19 +7,10 @@ member of project alpha; the admin-only volume type create is refused to a membe
 
 from __future__ import annotations
 
-import json
-import os
-import subprocess
-import sys
 import uuid
-from pathlib import Path
-from typing import Any
 
-import pytest
 from harness import Service
-from keystone_helpers import KeystoneEnv, keystone_client
-
-CLI_TIMEOUT = 120
+from keystone_helpers import KeystoneEnv, keystone_client, openstack, openstack_json
 
 
 def test_openstacksdk_volume_lifecycle(keystone: KeystoneEnv, keystone_service: Service) -> None:
@@ -46,35 +37,6 @@ def test_openstacksdk_volume_lifecycle(keystone: KeystoneEnv, keystone_service: 
         assert created.id not in {v.id for v in conn.block_storage.volumes()}
     finally:
         conn.close()
-
-
-@pytest.fixture(scope="module")
-def cli_env(keystone: KeystoneEnv, tmp_path_factory: pytest.TempPathFactory) -> dict[str, str]:
-    """Environment for ``openstack --os-cloud <project>-<role>``: a clouds.yaml, no OS_*."""
-    clouds = keystone.clouds_yaml(tmp_path_factory.mktemp("osc") / "clouds.yaml")
-    env = {k: v for k, v in os.environ.items() if not k.startswith("OS_")}
-    env["OS_CLIENT_CONFIG_FILE"] = str(clouds)
-    env["HOME"] = str(clouds.parent)  # no ~/.config/openstack of the machine's
-    return env
-
-
-def openstack(env: dict[str, str], cloud: str, *args: str) -> subprocess.CompletedProcess[str]:
-    script = Path(sys.executable).parent / "openstack"
-    return subprocess.run(
-        [str(script), "--os-cloud", cloud, *args],
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=CLI_TIMEOUT,
-        check=False,
-        stdin=subprocess.DEVNULL,
-    )
-
-
-def openstack_json(env: dict[str, str], cloud: str, *args: str) -> Any:
-    result = openstack(env, cloud, *args, "-f", "json")
-    assert result.returncode == 0, f"openstack {' '.join(args)}: {result.stderr}"
-    return json.loads(result.stdout)
 
 
 def test_openstackclient_volume_lifecycle(

@@ -62,6 +62,9 @@ def create_app(
         description="The OpenStack Block Storage (Cinder) API v3, as Firebrick serves it.",
         docs_url=None,
         redoc_url=None,
+        # ``/volumes/`` is not ``/volumes``: an empty id is a 404, as in Cinder (Starlette
+        # would redirect a GET and answer 405 to DELETE and PUT).
+        redirect_slashes=False,
     )
     app.state.volume_api = volume_api
     app.state.snapshot_api = snapshot_api

@@ -12,7 +12,7 @@ from typing import Any
 from firebrick.api import microversion
 from firebrick.api.faults import fault_body
 from firebrick.api.validation import NUL_REJECTED
-from firebrick.context import new_request_id
+from firebrick.context import new_request_id, working_for
 
 Scope = dict[str, Any]
 Message = dict[str, Any]
@@ -55,7 +55,8 @@ class OpenStackMiddleware:
                 message["headers"] = list(message.get("headers", [])) + headers
             await send(message)
 
-        await self.app(scope, receive, send_with_headers)
+        with working_for(request_id):
+            await self.app(scope, receive, send_with_headers)
 
 
 def _header(scope: Scope, name: bytes) -> str | None:

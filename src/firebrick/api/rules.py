@@ -90,6 +90,14 @@ ROUTE_RULES: Final[dict[tuple[str, str], str]] = {
     # [images]
 
     # [core]
+    ("GET", "/capabilities/{host}"): "volume_extension:capabilities",
+    ("PUT", "/os-services/freeze"): "volume_extension:services:update",
+    ("PUT", "/os-services/thaw"): "volume_extension:services:update",
+    ("GET", "/os-hosts"): "volume_extension:hosts",
+    ("GET", "/os-hosts/{host_name}"): "volume_extension:hosts",
+    ("GET", "/types/{type_id}/os-volume-type-access"):
+        "volume_extension:volume_type_access:get_all_for_type",
+    ("POST", "/types/{type_id}/action"): IN_ROUTE,
 }  # fmt: skip
 
 # POST /volumes/{id}/action: the rule of each action, by the body's one key.

@@ -96,6 +96,7 @@ class SnapshotAPI:
                 if earlier is not None:
                     return earlier
             volume = volumes.get(conn, req.volume_id, self._project(ctx))
+            services.assert_not_frozen(conn, volume.host)
             if version >= SNAPSHOT_IN_USE and req.force is False:
                 raise InvalidInput(
                     "The 'force' flag is not supported from microversion 3.66 on: "
@@ -158,6 +159,7 @@ class SnapshotAPI:
     def delete(self, ctx: RequestContext, snapshot_id: str, *, force: bool = False) -> None:
         with self.db.write() as conn:
             snapshot = snapshots.get(conn, snapshot_id, self._project(ctx))
+            services.assert_not_frozen(conn, volumes.get(conn, snapshot.volume_id).host)
             if volumes.being_created_from(conn, snapshot_id):
                 raise InvalidSnapshot(
                     f"Snapshot {snapshot_id} is busy: a volume is being created from it."

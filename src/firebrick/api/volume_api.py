@@ -70,10 +70,11 @@ class VolumeAPI:
     # Creating ------------------------------------------------------------------------
 
     def _volume_type(
-        self, conn: Any, requested: str | None, origin: Volume | None = None
+        self, conn: Any, ctx: RequestContext, requested: str | None, origin: Volume | None = None
     ) -> VolumeType:
         if requested:
-            chosen = types.get(conn, requested)
+            # A private type the caller's project was not given does not exist for it.
+            chosen = types.get(conn, requested, None if ctx.is_admin else ctx.project_id)
             if origin is not None and origin.volume_type_id not in (None, chosen.id):
                 inherited = types.get(conn, origin.volume_type_id)
                 backend = "volume_backend_name"
@@ -192,7 +193,7 @@ class VolumeAPI:
                     f"Volume size '{size}'GB cannot be smaller than the {what} size {minimum}GB. "
                     "They must be >= original size."
                 )
-            volume_type = self._volume_type(conn, req.volume_type, origin)
+            volume_type = self._volume_type(conn, ctx, req.volume_type, origin)
             zones = self._zones(conn, req.availability_zone, volume_type, origin)
             limits = quotas.limits(conn, ctx.project_id, quota.defaults_dict(self.quota_defaults))
             usage = quotas.usage(conn, ctx.project_id, lock=True)
@@ -280,6 +281,7 @@ class VolumeAPI:
         """
         with self.db.write() as conn:
             volume = volumes.get(conn, volume_id, None if ctx.is_admin else ctx.project_id)
+            services.assert_not_frozen(conn, volume.host)
             if volumes.being_created_from(conn, volume_id):
                 raise InvalidVolume(f"Volume {volume_id} is busy: a copy of it is being made.")
             own_snapshots = snapshots.of_volume(conn, volume_id)

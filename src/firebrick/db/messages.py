@@ -8,6 +8,7 @@ from datetime import datetime, timedelta
 
 from sqlalchemy import Connection, delete, insert, select
 
+from firebrick.context import current_request_id, new_request_id
 from firebrick.db.schema import messages
 from firebrick.db.volumes import now
 
@@ -40,6 +41,7 @@ def add(
     level: str = "ERROR",
 ) -> str:
     message_id = str(uuid.uuid4())
+    request_id = request_id or current_request_id() or new_request_id()
     stamp = now()
     conn.execute(
         insert(messages).values(

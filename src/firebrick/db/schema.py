@@ -160,6 +160,8 @@ services = Table(
     Column("availability_zone", String(255), nullable=False),
     Column("disabled", Boolean, nullable=False, default=False),
     Column("disabled_reason", String(255)),
+    # A frozen volume service takes no new work and refuses changes to its volumes.
+    Column("frozen", Boolean, nullable=False, default=False, server_default=false()),
     Column("report_count", Integer, nullable=False, default=0),
     Column("created_at", DateTime, nullable=False),
     Column("updated_at", DateTime),
@@ -225,3 +227,11 @@ messages = Table(
 # [images]
 
 # [core]
+# Projects that may use a private volume type (Cinder's volume_type_projects).
+volume_type_projects = Table(
+    "volume_type_projects",
+    metadata,
+    Column("volume_type_id", String(36), ForeignKey("volume_types.id", ondelete="CASCADE"),
+           primary_key=True),
+    Column("project_id", String(255), primary_key=True),
+)  # fmt: skip

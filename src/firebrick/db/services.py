@@ -7,12 +7,15 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import Connection, bindparam, insert, select, update
+from sqlalchemy import Connection, bindparam, insert, select, true, update
 from sqlalchemy.dialects import postgresql, sqlite
 
 from firebrick.db.schema import pools, services
 from firebrick.db.volumes import now
+from firebrick.domain.errors import InvalidInput
 from firebrick.domain.model import PoolState
+
+VOLUME_BINARY = "cinder-volume"
 
 
 @dataclass
@@ -25,6 +28,11 @@ class ServiceRecord:
     disabled_reason: str | None
     updated_at: datetime | None
     created_at: datetime
+    frozen: bool = False
+
+    def on_host(self, host: str) -> bool:
+        """Cinder's ``host`` filter: the host itself, or any of its backends (host@…)."""
+        return self.host == host or self.host.startswith(host + "@")
 
     def is_up(self, down_time: float, at: datetime | None = None) -> bool:
         seen = self.updated_at or self.created_at
@@ -87,10 +95,39 @@ def list_services(conn: Connection, binary: str | None = None) -> list[ServiceRe
         ServiceRecord(
             id=r.id, host=r.host, binary=r.binary, availability_zone=r.availability_zone,
             disabled=r.disabled, disabled_reason=r.disabled_reason,
-            updated_at=r.updated_at, created_at=r.created_at,
+            updated_at=r.updated_at, created_at=r.created_at, frozen=r.frozen,
         )
         for r in rows
     ]  # fmt: skip
+
+
+def set_frozen(conn: Connection, hosts: list[str], frozen: bool) -> list[str]:
+    """Freeze or thaw these volume services; the hosts whose flag changed."""
+    changed = []
+    for host in hosts:
+        result = conn.execute(
+            update(services)
+            .where(services.c.host == host, services.c.binary == VOLUME_BINARY,
+                   services.c.frozen == (not frozen))
+            .values(frozen=frozen)
+        )  # fmt: skip
+        if result.rowcount:
+            changed.append(host)
+    return changed
+
+
+_FROZEN = select(services.c.id).where(
+    services.c.host == bindparam("host"),
+    services.c.binary == VOLUME_BINARY,
+    services.c.frozen == true(),
+)
+
+
+def assert_not_frozen(conn: Connection, volume_host: str | None) -> None:
+    """InvalidInput when the volume service of ``volume_host`` (``host@backend#pool``) is
+    frozen: it keeps serving what it has, but nothing on it may change (Cinder's check)."""
+    if volume_host and conn.execute(_FROZEN, {"host": volume_host.split("#", 1)[0]}).first():
+        raise InvalidInput("Modification operations are not allowed on frozen storage backends.")
 
 
 def report_pools(

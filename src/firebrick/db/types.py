@@ -9,7 +9,7 @@ from typing import Any
 from sqlalchemy import Connection, Row, bindparam, delete, insert, or_, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 
-from firebrick.db.schema import volume_type_extra_specs, volume_types
+from firebrick.db.schema import volume_type_extra_specs, volume_type_projects, volume_types
 from firebrick.db.volumes import now
 from firebrick.domain.errors import VolumeTypeNotFound
 from firebrick.domain.model import VolumeType
@@ -43,22 +43,71 @@ def _to_type(row: Row[Any], specs: dict[str, str]) -> VolumeType:
     )
 
 
-def get(conn: Connection, name_or_id: str) -> VolumeType:
-    """The type with this id, or else this name; VolumeTypeNotFound otherwise."""
+_SHARED_WITH = select(volume_type_projects.c.volume_type_id).where(
+    volume_type_projects.c.project_id == bindparam("project")
+)
+
+
+def get(conn: Connection, name_or_id: str, project_id: str | None = None) -> VolumeType:
+    """The type with this id, or else this name; VolumeTypeNotFound otherwise.
+
+    ``project_id``: as that project sees types (not an admin): a private type it has no
+    access to does not exist for it.
+    """
     rows = conn.execute(_BY_NAME_OR_ID, {"key": name_or_id}).all()
+    if project_id is not None:
+        shared = {r.volume_type_id for r in conn.execute(_SHARED_WITH, {"project": project_id})}
+        rows = [r for r in rows if r.is_public or r.id in shared]
     if not rows:
         raise VolumeTypeNotFound(name_or_id)
     row = next((r for r in rows if r.id == name_or_id), rows[0])
     return _to_type(row, _specs(conn, [row.id])[row.id])
 
 
-def list_types(conn: Connection, *, is_public: bool | None = True) -> list[VolumeType]:
+def list_types(
+    conn: Connection, *, is_public: bool | None = True, project_id: str | None = None
+) -> list[VolumeType]:
+    """Types by visibility (None: all); ``project_id``: the public ones and the private
+    ones shared with that project (what a non-admin sees)."""
     query = select(volume_types).order_by(volume_types.c.created_at, volume_types.c.name)
-    if is_public is not None:
+    if project_id is not None:
+        query = query.where(
+            or_(volume_types.c.is_public.is_(True),
+                volume_types.c.id.in_(_SHARED_WITH.scalar_subquery()))
+        )  # fmt: skip
+    elif is_public is not None:
         query = query.where(volume_types.c.is_public == is_public)
-    rows = conn.execute(query).all()
+    rows = conn.execute(query, {"project": project_id}).all()
     specs = _specs(conn, [r.id for r in rows])
     return [_to_type(r, specs[r.id]) for r in rows]
+
+
+def projects_of(conn: Connection, type_id: str) -> list[str]:
+    query = (
+        select(volume_type_projects.c.project_id)
+        .where(volume_type_projects.c.volume_type_id == type_id)
+        .order_by(volume_type_projects.c.project_id)
+    )
+    return [r.project_id for r in conn.execute(query)]
+
+
+def share(conn: Connection, type_id: str, project_id: str) -> bool:
+    """Give ``project_id`` access to a private type; False if it already had it."""
+    if project_id in projects_of(conn, type_id):
+        return False
+    conn.execute(insert(volume_type_projects).values(volume_type_id=type_id,
+                                                     project_id=project_id))  # fmt: skip
+    return True
+
+
+def unshare(conn: Connection, type_id: str, project_id: str) -> bool:
+    result = conn.execute(
+        delete(volume_type_projects).where(
+            volume_type_projects.c.volume_type_id == type_id,
+            volume_type_projects.c.project_id == project_id,
+        )
+    )
+    return result.rowcount > 0
 
 
 def create(
@@ -98,6 +147,9 @@ def update_type(conn: Connection, type_id: str, values: Mapping[str, Any]) -> No
 def remove(conn: Connection, type_id: str) -> None:
     conn.execute(
         delete(volume_type_extra_specs).where(volume_type_extra_specs.c.volume_type_id == type_id)
+    )
+    conn.execute(
+        delete(volume_type_projects).where(volume_type_projects.c.volume_type_id == type_id)
     )
     conn.execute(delete(volume_types).where(volume_types.c.id == type_id))
 

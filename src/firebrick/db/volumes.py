@@ -24,7 +24,7 @@ from sqlalchemy import update as sql_update
 
 from firebrick.db import paging, timefilters
 from firebrick.db.keyvalue import KeyValues
-from firebrick.db.schema import volume_metadata, volume_types, volumes
+from firebrick.db.schema import snapshots, volume_metadata, volume_types, volumes
 from firebrick.domain.errors import MarkerNotFound, VolumeNotFound
 from firebrick.domain.model import Volume
 
@@ -290,6 +290,27 @@ def allocated_by_pool(conn: Connection, backend: str) -> dict[str, int]:
         .group_by(volumes.c.host)
     )
     return {host: int(total or 0) for host, total in conn.execute(query)}
+
+
+def usage_on_backend(conn: Connection, backend: str) -> dict[str, tuple[int, int]]:
+    """Per project: (volumes, GiB) on ``backend`` (``host@backend``)."""
+    query = (
+        select(volumes.c.project_id, func.count(), func.sum(volumes.c.size))
+        .where(_on_backend(backend))
+        .group_by(volumes.c.project_id)
+    )
+    return {p: (int(n), int(gb or 0)) for p, n, gb in conn.execute(query)}
+
+
+def snapshot_usage_on_backend(conn: Connection, backend: str) -> dict[str, tuple[int, int]]:
+    """Per project: (snapshots, GiB) of the volumes on ``backend``."""
+    query = (
+        select(snapshots.c.project_id, func.count(), func.sum(snapshots.c.volume_size))
+        .join(volumes, volumes.c.id == snapshots.c.volume_id)
+        .where(_on_backend(backend))
+        .group_by(snapshots.c.project_id)
+    )
+    return {p: (int(n), int(gb or 0)) for p, n, gb in conn.execute(query)}
 
 
 def uses_type(conn: Connection, type_id: str) -> bool:

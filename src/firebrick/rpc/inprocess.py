@@ -7,6 +7,7 @@ import queue
 import threading
 from typing import Any
 
+from firebrick.context import current_request_id, working_for
 from firebrick.rpc.bus import Handler
 
 LOG = logging.getLogger(__name__)
@@ -25,7 +26,7 @@ class InProcessBus:
             return self._queues.setdefault(topic, queue.SimpleQueue())
 
     def cast(self, topic: str, method: str, payload: dict[str, Any]) -> None:
-        self._queue(topic).put((method, payload))
+        self._queue(topic).put((method, payload, current_request_id()))
 
     def consume(self, topic: str, handler: Handler, workers: int = 1) -> None:
         inbox = self._queue(topic)
@@ -42,9 +43,10 @@ class InProcessBus:
             item = inbox.get()
             if item is _STOP:
                 return
-            method, payload = item
+            method, payload, request_id = item
             try:
-                handler(method, payload)
+                with working_for(request_id):
+                    handler(method, payload)
             except Exception:
                 LOG.exception("Unhandled error in %s handler for %s", topic, method)
 

@@ -32,6 +32,7 @@ from kombu.exceptions import OperationalError
 from kombu.message import Message
 from kombu.messaging import Consumer, Producer
 
+from firebrick.context import current_request_id, working_for
 from firebrick.rpc.bus import BusUnavailable, Handler
 
 LOG = logging.getLogger(__name__)
@@ -189,8 +190,10 @@ class _Consumer:
             return
         if message.delivery_info.get("redelivered"):
             LOG.info("Redelivered %s on %s", method, self.topic)
+        request_id = body.get("request_id")
         try:
-            self.handler(method, payload)
+            with working_for(request_id if isinstance(request_id, str) else None):
+                self.handler(method, payload)
         except Exception:
             # Handlers record their own failures; requeueing would loop on a poison message.
             LOG.exception("Unhandled error in %s handler for %s", self.topic, method)
@@ -277,7 +280,9 @@ class RabbitBus:
         ``cast_timeout`` (10 s by default) in all, then raises ``BusUnavailable``. A message
         may therefore arrive twice; handlers are idempotent.
         """
-        body = json.dumps({"method": method, "payload": payload})
+        body = json.dumps(
+            {"method": method, "payload": payload, "request_id": current_request_id()}
+        )
         deadline = time.monotonic() + self._cast_timeout
         delay = 0.05
         while True:

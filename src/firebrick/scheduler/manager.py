@@ -122,11 +122,13 @@ class SchedulerManager:
             sent += 1
         return sent
 
-    def _live_backends(self, conn: Any) -> set[str]:
+    def _live_backends(self, conn: Any, *, placing: bool = False) -> set[str]:
+        """Volume services that are up and enabled; ``placing``: that take new volumes
+        (a frozen service finishes what it has but gets nothing new)."""
         return {
             s.host
             for s in services.list_services(conn, "cinder-volume")
-            if not s.disabled and s.is_up(self.service_down_time)
+            if not s.disabled and s.is_up(self.service_down_time) and not (placing and s.frozen)
         }
 
     def _cast(self, topic: str, method: str, payload: dict[str, Any]) -> None:
@@ -178,7 +180,7 @@ class SchedulerManager:
                 volume = volumes.get(conn, volume_id)
             except NotFound:
                 return
-            live = self._live_backends(conn)
+            live = self._live_backends(conn, placing=True)
             pools = services.pool_states(conn, live)
         if volume.status != statuses.CREATING or volume.host is not None:
             return  # deleted meanwhile, or a duplicate delivery of a placed request

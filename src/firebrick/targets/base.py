@@ -17,6 +17,9 @@ from typing import Any, Protocol
 from firebrick.domain.errors import DriverError
 
 PROTOCOLS = ("iscsi", "nbd")
+# The pools' ``storage_protocol`` capability for each target, in Cinder's canonical spelling
+# (what volume types match with ``storage_protocol`` extra specs).
+STORAGE_PROTOCOLS = {"iscsi": "iSCSI", "nbd": "NBD"}
 SECRET_KEYS = frozenset({"auth_password", "tls_psk_key"})
 _ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_-]{0,127}$")
 

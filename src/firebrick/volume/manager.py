@@ -18,7 +18,7 @@ from firebrick.domain.errors import VolumeNotFound
 from firebrick.domain.model import Volume
 from firebrick.notifier import Notifier, volume_usage
 from firebrick.rpc.bus import SCHEDULER_TOPIC, Bus, cast_or_defer, volume_topic
-from firebrick.targets.base import Target
+from firebrick.targets.base import STORAGE_PROTOCOLS, Target
 from firebrick.volume.attach import AttachWorker
 from firebrick.volume.drivers.base import VolumeDriver
 from firebrick.volume.extend import ExtendWorker
@@ -68,6 +68,7 @@ class VolumeManager:
         self._running_lock = threading.Lock()
         self.snapshots = SnapshotWorker(db, driver, notifier, backend)
         self.extender = ExtendWorker(db, driver, notifier, backend)
+        self.target = target
         self.attacher = AttachWorker(db, driver, target, notifier, backend) if target else None
         self._stop = threading.Event()
         self._reporter: threading.Thread | None = None
@@ -118,6 +119,9 @@ class VolumeManager:
             by_pool = {name.split("#", 1)[1]: gb for name, gb in allocated.items()}
             stats = self.driver.get_volume_stats(by_pool)
             backend_caps = {k: v for k, v in stats.items() if k != "pools"}
+            if self.target is not None:
+                # The driver stores; the target is what hosts speak to reach the data.
+                backend_caps["storage_protocol"] = STORAGE_PROTOCOLS[self.target.protocol]
             reports = {}
             for pool in stats.get("pools", []):
                 name = f"{self.backend}#{pool['pool_name']}"

@@ -6,6 +6,13 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any, Final
 
+from firebrick.api.openapi.operator_schemas import (
+    CAPABILITIES_VIEW,
+    HOST_BODY,
+    HOST_USAGE_VIEW,
+    HOST_VIEW,
+    TYPE_ACCESS_ACTIONS,
+)
 from firebrick.api.openapi.schemas import (
     ATTACHMENT_ACTION,
     ATTACHMENT_CREATE,
@@ -181,7 +188,10 @@ OPERATIONS: Final[dict[tuple[str, str], Op]] = {
         query=(param("detail", {"type": "boolean"}), param("name", STRING),
                param("volume_type", STRING, "From microversion 3.35.")),
     ),
-    ("GET", "/extensions"): Op({200: listed("extensions", obj())}),
+    ("GET", "/extensions"): Op({200: listed("extensions", obj(
+        {"name": STRING, "alias": STRING, "updated": STRING, "description": STRING,
+         "links": {"type": "array"}},
+        ("name", "alias", "updated", "description", "links")))}),
     # messages (3.3)
     ("GET", "/messages"): Op({200: listed("messages", MESSAGE_VIEW)},
                              query=(param("resource_uuid", STRING),)),
@@ -240,6 +250,18 @@ OPERATIONS: Final[dict[tuple[str, str], Op]] = {
     # [images]
 
     # [core]
+    ("PUT", "/os-services/freeze"): Op({200: None}, HOST_BODY,
+                                       description="The volume services of a host."),
+    ("PUT", "/os-services/thaw"): Op({200: None}, HOST_BODY),
+    ("GET", "/capabilities/{host}"): Op({200: CAPABILITIES_VIEW},
+                                        description="host is host@backend, with or without #pool."),
+    ("GET", "/os-hosts"): Op({200: listed("hosts", HOST_VIEW)}, query=(param("zone", STRING),)),
+    ("GET", "/os-hosts/{host_name}"): Op({200: listed("host", HOST_USAGE_VIEW)}),
+    ("GET", "/types/{type_id}/os-volume-type-access"): Op(
+        {200: listed("volume_type_access", obj(
+            {"volume_type_id": STRING, "project_id": STRING},
+            ("volume_type_id", "project_id")))}),
+    ("POST", "/types/{type_id}/action"): Op({202: None}, TYPE_ACCESS_ACTIONS, faults=(409,)),
 }  # fmt: skip
 
 # Operations outside /v3 (no microversion, no faults of their own).
@@ -293,6 +315,11 @@ EXAMPLES: Final[dict[tuple[str, str], dict[str, Any]]] = {
     ("POST", "/types/{type_id}/extra_specs"): {"specs": {"extra_specs": {"color": "blue"}}},
     ("PUT", "/os-services/{action}"): {"service": {"host": "host@file-1",
                                                    "binary": "cinder-volume"}},
+    ("PUT", "/os-services/freeze"): {"host": {"host": "host@file-1"}},
+    ("PUT", "/os-services/thaw"): {"host": {"host": "host@file-1"}},
+    ("POST", "/types/{type_id}/action"): {
+        "share": {"addProjectAccess": {"project": "0b7e8f3c5d714a5e8a8c6f7d1d1f5e21"}},
+    },
     ("PUT", "/os-quota-sets/{target_project}"): {"quota": {"quota_set": {"volumes": 20}}},
     ("PUT", "/os-quota-class-sets/{class_name}"): {
         "quota": {"quota_class_set": {"gigabytes": 2000}},

@@ -7,29 +7,18 @@ from fastapi import APIRouter
 from firebrick.api.routes import (
     admin,
     attachments,
+    capabilities,
+    extensions,
+    hosts,
     limits,
     messages,
     quotas,
     snapshots,
+    type_access,
     types,
     volumes,
     workers,
 )
-
-# Each family of routes below adds its import and its routers at its own [anchor].
-# [qos]
-
-# [transfers]
-
-# [groups]
-
-# [manage]
-
-# [migration]
-
-# [images]
-
-# [core]
 
 # Every resource's router; the app mounts each under /v3 and /v3/{project_id}.
 ROUTERS: tuple[APIRouter, ...] = (
@@ -48,4 +37,5 @@ ROUTERS: tuple[APIRouter, ...] = (
     # [images]
 
     # [core]
+    capabilities.router, extensions.router, hosts.router, type_access.router,
 )  # fmt: skip

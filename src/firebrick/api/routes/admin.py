@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from fastapi import APIRouter, Request
+from fastapi import APIRouter, Request, Response
 from fastapi.responses import JSONResponse
 
 from firebrick.api.deps import CallDep, JsonBody
@@ -56,7 +56,7 @@ async def list_services(request: Request, c: CallDep) -> JSONResponse:
         found = services.list_services(conn, binary)
     body = []
     for s in found:
-        if host and s.host != host:
+        if host and not s.on_host(host):
             continue
         up = s.is_up(down_time)
         entry: dict[str, Any] = {
@@ -71,11 +71,25 @@ async def list_services(request: Request, c: CallDep) -> JSONResponse:
         if c.version >= CLUSTERS:
             entry["cluster"] = None
         if s.binary == "cinder-volume":
-            entry.update(replication_status="disabled", active_backend_id=None, frozen=False)
+            entry.update(replication_status="disabled", active_backend_id=None, frozen=s.frozen)
             if c.version >= BACKEND_STATE:
                 entry["backend_state"] = "up" if up else "down"
         body.append(entry)
     return JSONResponse({"services": body})
+
+
+@router.put("/os-services/freeze")
+async def freeze(request: Request, c: CallDep, payload: JsonBody) -> Response:
+    body = payload if isinstance(payload, dict) else {}
+    _freeze(_db(request), body.get("host"), frozen=True)
+    return Response(status_code=200)
+
+
+@router.put("/os-services/thaw")
+async def thaw(request: Request, c: CallDep, payload: JsonBody) -> Response:
+    body = payload if isinstance(payload, dict) else {}
+    _freeze(_db(request), body.get("host"), frozen=False)
+    return Response(status_code=200)
 
 
 @router.put("/os-services/{action}")
@@ -83,9 +97,9 @@ async def change_service(
     action: str, request: Request, c: CallDep, payload: JsonBody
 ) -> JSONResponse:
     """enable, disable and disable-log-reason, as Cinder's os-services actions."""
+    body = payload if isinstance(payload, dict) else {}
     if action not in ("enable", "disable", "disable-log-reason"):
         raise NotFound("The resource could not be found.")
-    body = payload if isinstance(payload, dict) else {}
     host, binary = body.get("host"), body.get("binary")
     if not isinstance(host, str) or not isinstance(binary, str):
         raise Invalid("Invalid input received: host and binary must be given.")
@@ -103,6 +117,23 @@ async def change_service(
         "status": "disabled" if disabled else "enabled", "disabled": disabled,
         "disabled_reason": reason if disabled else None,
     })  # fmt: skip
+
+
+def _freeze(db: Database, host: object, *, frozen: bool) -> None:
+    """A frozen volume service keeps serving its volumes but takes no changes to them."""
+    if not isinstance(host, str) or not host:
+        raise Invalid("Invalid input received: host must be given.")
+    with db.write() as conn:
+        found = [s.host for s in services.list_services(conn, services.VOLUME_BINARY)
+                 if s.on_host(host)]  # fmt: skip
+        if not found:
+            raise Invalid(f"Invalid input received: No service found with host={host}")
+        if not services.set_frozen(conn, found, frozen):
+            state = "thawed" if frozen else "frozen"
+            raise Invalid(
+                f"Invalid input received: the volume services of {host} must be {state} "
+                f"to be {'frozen' if frozen else 'thawed'}."
+            )
 
 
 def _matches(capabilities: dict[str, Any], key: str, wanted: str) -> bool:
@@ -141,8 +172,3 @@ async def get_pools(request: Request, c: CallDep) -> JSONResponse:
             entry["capabilities"] = caps
         body.append(entry)
     return JSONResponse({"pools": body})
-
-
-@router.get("/extensions")
-async def extensions(c: CallDep) -> JSONResponse:
-    return JSONResponse({"extensions": []})

@@ -8,7 +8,7 @@ from typing import Any
 from fastapi import APIRouter, Request, Response
 from fastapi.responses import JSONResponse
 
-from firebrick.api.deps import CallDep, JsonBody
+from firebrick.api.deps import Call, CallDep, JsonBody
 from firebrick.api.views.types import (
     created_type,
     updated_type,
@@ -49,6 +49,11 @@ def _specs(raw: object) -> dict[str, str]:
     return specs
 
 
+def _seen_by(c: Call) -> str | None:
+    """The project whose view of types applies: None for admins, who see every type."""
+    return None if c.ctx.is_admin else c.ctx.project_id
+
+
 @router.get("/types")
 async def list_types(request: Request, c: CallDep) -> JSONResponse:
     is_public: bool | None = True
@@ -57,7 +62,7 @@ async def list_types(request: Request, c: CallDep) -> JSONResponse:
         if raw is not None:
             is_public = None if raw.lower() == "none" else raw.lower() in ("true", "1", "yes")
     with _db(request).read() as conn:
-        found = types.list_types(conn, is_public=is_public)
+        found = types.list_types(conn, is_public=is_public, project_id=_seen_by(c))
     return JSONResponse({"volume_types": [volume_type(t, is_admin=c.ctx.is_admin) for t in found]})
 
 
@@ -66,7 +71,7 @@ async def show_type(type_id: str, request: Request, c: CallDep) -> JSONResponse:
     with _db(request).read() as conn:
         if type_id == "default":
             type_id = request.app.state.default_volume_type
-        found = types.get(conn, type_id)
+        found = types.get(conn, type_id, _seen_by(c))
     return JSONResponse({"volume_type": volume_type(found, is_admin=c.ctx.is_admin)})
 
 
@@ -141,7 +146,7 @@ async def delete_type(type_id: str, request: Request, c: CallDep) -> Response:
 @router.get("/types/{type_id}/extra_specs")
 async def list_extra_specs(type_id: str, request: Request, c: CallDep) -> JSONResponse:
     with _db(request).read() as conn:
-        found = types.get(conn, type_id)
+        found = types.get(conn, type_id, _seen_by(c))
     return JSONResponse(
         {"extra_specs": visible_extra_specs(found.extra_specs, is_admin=c.ctx.is_admin)}
     )
@@ -166,7 +171,7 @@ async def set_extra_specs(
 @router.get("/types/{type_id}/extra_specs/{key}")
 async def show_extra_spec(type_id: str, key: str, request: Request, c: CallDep) -> JSONResponse:
     with _db(request).read() as conn:
-        found = types.get(conn, type_id)
+        found = types.get(conn, type_id, _seen_by(c))
     visible = visible_extra_specs(found.extra_specs, is_admin=c.ctx.is_admin)
     if key not in visible:
         raise NotFound(f"Volume Type {type_id} has no extra specs with key {key}.")

@@ -468,9 +468,9 @@ class FileDriver:
         pool = self.backend.volume_backend_name
         return {
             "volume_backend_name": self.backend.volume_backend_name,
-            "vendor_name": "Firebrick",
+            # What Cinder's open-source reference drivers (LVM, NFS, RBD) report.
+            "vendor_name": "Open Source",
             "driver_version": VERSION,
-            "storage_protocol": "file",
             "clone_method": self.clone_method,
             "volume_format": self.volume_format,
             "pools": [
