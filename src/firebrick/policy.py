@@ -208,8 +208,13 @@ def default_policy() -> Policy:
     return _DEFAULT_POLICY
 
 
+def allowed(ctx: RequestContext, rule: str, target_project: str | None = None) -> bool:
+    """Whether ``ctx`` may perform ``rule`` (for what a view shows, not a refusal)."""
+    checker = ctx.policy if ctx.policy is not None else default_policy()
+    return checker.allows(ctx, rule, target_project)
+
+
 def authorize(ctx: RequestContext, rule: str, target_project: str | None = None) -> None:
     """Raise Forbidden (403) unless ``ctx`` may perform ``rule`` on ``target_project``."""
-    checker = ctx.policy if ctx.policy is not None else default_policy()
-    if not checker.allows(ctx, rule, target_project):
+    if not allowed(ctx, rule, target_project):
         raise Forbidden(f"Policy doesn't allow {rule} to be performed.")

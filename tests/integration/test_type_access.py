@@ -146,3 +146,14 @@ def test_openstack_cli_shares_a_private_type(keystone, keystone_service, cli_env
         assert keystone.project_id("beta") in str(shown.get("access_project_ids"))
     finally:
         openstack(cli_env, "alpha-admin", "volume", "type", "delete", name)
+
+
+def test_the_access_attribute_is_shown_to_members_not_readers(keystone, keystone_service):
+    key = "os-volume-type-access:is_public"
+    for role, shown in (("member", True), ("reader", False)):
+        token = keystone.token("alpha", role)
+        with keystone_client(keystone_service, token, keystone.project_id("alpha")) as client:
+            default = client.get("/types/default").json()["volume_type"]
+            listed = client.get("/types").json()["volume_types"]
+        assert (key in default) is shown, (role, default)
+        assert all((key in t) is shown for t in listed), role

@@ -18,8 +18,12 @@ from firebrick.api.views.types import (
 from firebrick.db import quotas, types, volumes
 from firebrick.db.engine import Database
 from firebrick.domain.errors import Conflict, Invalid, NotFound
+from firebrick.policy import allowed
 
 router = APIRouter()
+
+# Who sees a type's os-volume-type-access:is_public.
+TYPE_ACCESS = "volume_extension:volume_type_access"
 
 _SPEC_KEY = re.compile(r"^[a-zA-Z0-9-_:. /]{1,255}$")
 
@@ -63,7 +67,10 @@ async def list_types(request: Request, c: CallDep) -> JSONResponse:
             is_public = None if raw.lower() == "none" else raw.lower() in ("true", "1", "yes")
     with _db(request).read() as conn:
         found = types.list_types(conn, is_public=is_public, project_id=_seen_by(c))
-    return JSONResponse({"volume_types": [volume_type(t, is_admin=c.ctx.is_admin) for t in found]})
+    access = allowed(c.ctx, TYPE_ACCESS)
+    return JSONResponse(
+        {"volume_types": [volume_type(t, is_admin=c.ctx.is_admin, access=access) for t in found]}
+    )
 
 
 @router.get("/types/{type_id}")
@@ -72,7 +79,8 @@ async def show_type(type_id: str, request: Request, c: CallDep) -> JSONResponse:
         if type_id == "default":
             type_id = request.app.state.default_volume_type
         found = types.get(conn, type_id, _seen_by(c))
-    return JSONResponse({"volume_type": volume_type(found, is_admin=c.ctx.is_admin)})
+    access = allowed(c.ctx, TYPE_ACCESS)
+    return JSONResponse({"volume_type": volume_type(found, is_admin=c.ctx.is_admin, access=access)})
 
 
 @router.post("/types")

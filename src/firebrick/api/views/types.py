@@ -20,14 +20,16 @@ def visible_extra_specs(extra_specs: Mapping[str, str], *, is_admin: bool) -> di
     return {k: v for k, v in extra_specs.items() if k in USER_VISIBLE_EXTRA_SPECS}
 
 
-def volume_type(t: VolumeType, *, is_admin: bool) -> dict[str, Any]:
+def volume_type(t: VolumeType, *, is_admin: bool, access: bool = True) -> dict[str, Any]:
     """The type object of show and list (without the ``{"volume_type": ...}`` wrapper).
 
     ``qos_specs_id`` is shown to admins only (Cinder's
-    ``volume_extension:access_types_qos_specs_id``).
+    ``volume_extension:access_types_qos_specs_id``); the access attribute to whom
+    ``volume_extension:volume_type_access`` allows it (``access``).
     """
     body = _brief(t, is_admin=is_admin)
-    body["os-volume-type-access:is_public"] = t.is_public
+    if access:
+        body["os-volume-type-access:is_public"] = t.is_public
     if is_admin:
         body["qos_specs_id"] = t.qos_specs_id
     return body
