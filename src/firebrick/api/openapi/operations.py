@@ -51,6 +51,7 @@ from firebrick.api.openapi.schemas import (
     volume_list,
     wrapped,
 )
+from firebrick.api.openapi.transfers import TRANSFER_OPERATIONS
 
 # ---------------------------------------------------------------------------------------
 # the operations
@@ -230,6 +231,7 @@ OPERATIONS: Final[dict[tuple[str, str], Op]] = {
     # [qos]
 
     # [transfers]
+    **{key: Op(**spec) for key, spec in TRANSFER_OPERATIONS.items()},
 
     # [groups]
 

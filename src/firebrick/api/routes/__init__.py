@@ -20,6 +20,7 @@ from firebrick.api.routes import (
 # [qos]
 
 # [transfers]
+from firebrick.api.routes import transfers  # isort: skip
 
 # [groups]
 
@@ -38,6 +39,7 @@ ROUTERS: tuple[APIRouter, ...] = (
     # [qos]
 
     # [transfers]
+    transfers.router,
 
     # [groups]
 
