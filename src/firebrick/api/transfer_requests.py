@@ -61,28 +61,38 @@ def _field_error(name: str, value: object, problem: str) -> Invalid:
     return Invalid(f"Invalid input for field/attribute {name}. Value: {value}. {problem}")
 
 
-def _object(body: object, key: str, allowed: frozenset[str]) -> dict[str, Any]:
-    """``body[key]``, an object with no keys beside ``allowed``, in a body of that one key."""
+def _object(
+    body: object, key: str, allowed: frozenset[str], *, echo: bool = True
+) -> dict[str, Any]:
+    """``body[key]``, an object with no keys beside ``allowed``, in a body of that one key.
+
+    ``echo`` False: messages never repeat what was sent (it may hold a secret).
+    """
     if not isinstance(body, dict):
-        raise Invalid(f"{body!r} is not of type 'object'")
+        raise Invalid(f"{body!r} is not of type 'object'" if echo else "Body is not an object")
     if key not in body:
         raise Invalid(f"'{key}' is a required property")
-    _no_extra(None, body, frozenset({key}))
+    _no_extra(None, body, frozenset({key}), echo=echo)
     inner = body[key]
     if not isinstance(inner, dict):
-        raise _field_error(key, inner, f"{inner!r} is not of type 'object'")
-    _no_extra(key, inner, allowed)
+        shown = repr(inner) if echo else type(inner).__name__
+        raise _field_error(key, inner if echo else "...", f"{shown} is not of type 'object'")
+    _no_extra(key, inner, allowed, echo=echo)
     return inner
 
 
-def _no_extra(name: str | None, obj: Mapping[str, Any], allowed: frozenset[str]) -> None:
+def _no_extra(
+    name: str | None, obj: Mapping[str, Any], allowed: frozenset[str], *, echo: bool
+) -> None:
     extra = sorted(k for k in obj if k not in allowed)
     if not extra:
         return
     names = ", ".join(repr(k) for k in extra)
     verb = "was" if len(extra) == 1 else "were"
     problem = f"Additional properties are not allowed ({names} {verb} unexpected)"
-    raise Invalid(problem) if name is None else _field_error(name, dict(obj), problem)
+    if name is None:
+        raise Invalid(problem)
+    raise _field_error(name, dict(obj) if echo else "...", problem)
 
 
 def parse_create(body: object, version: APIVersion, *, legacy: bool) -> TransferCreateRequest:
@@ -123,9 +133,9 @@ def parse_create(body: object, version: APIVersion, *, legacy: bool) -> Transfer
 
 def parse_accept(body: object) -> str:
     """The ``auth_key`` of ``{"accept": {"auth_key": <string or integer>}}``."""
-    accept = _object(body, "accept", frozenset({"auth_key"}))
+    accept = _object(body, "accept", frozenset({"auth_key"}), echo=False)
     if "auth_key" not in accept:
-        raise _field_error("accept", accept, "'auth_key' is a required property")
+        raise _field_error("accept", "...", "'auth_key' is a required property")
     key = accept["auth_key"]
     if isinstance(key, bool) or not isinstance(key, str | int):
         # Never echo what was sent: it may be a mistyped key.
