@@ -126,7 +126,8 @@ class TransferAPI:
                                   expected={"status": AWAITING_TRANSFER}):  # fmt: skip
                 # Cinder leaves such a volume as it is and retires the transfer anyway.
                 LOG.error("Transfer %s: Volume expected in awaiting-transfer state.", transfer_id)
-            transfers.mark_deleted(conn, transfer_id)
+            if not transfers.mark_deleted(conn, transfer_id):
+                raise domain.TransferNotFound(transfer_id)  # taken meanwhile
         LOG.info("Deleted transfer %s of volume %s", transfer_id, volume.id)
         self._notify("delete.end", volume)
 
