@@ -220,6 +220,19 @@ def test_accept_refuses_what_changed_under_the_offer(api: VolumeApi, taker: Volu
     assert transfer_ids(api) == []
 
 
+def test_a_new_offer_retires_one_an_admin_reset_left_behind(
+    api: VolumeApi, taker: VolumeApi
+) -> None:
+    vol = api.create_volume(1)
+    old = create(api, vol["id"])
+    reset_volume(api, vol["id"], "available")
+    new = create(api, vol["id"])
+    assert transfer_ids(api) == [new["id"]]
+    VolumeApi.assert_fault(accept(taker, old["id"], old["auth_key"]), 404)
+    assert ownership(api, vol["id"], [])["volume"] == ("awaiting-transfer", api.project, "tester")
+    assert accept(taker, new["id"], new["auth_key"]).status_code == 202
+
+
 def test_a_volume_awaiting_transfer_refuses_changes(api: VolumeApi) -> None:
     vol = api.create_volume(1)
     vid = vol["id"]

@@ -102,6 +102,8 @@ class TransferAPI:
                 raise InvalidVolume(
                     f"Transfer {transfer_id}: Volume id {volume.id} expected in available state."
                 )
+            if transfers.retire_stale(conn, volume.id):
+                LOG.warning("Retired the stale offers of volume %s", volume.id)
             transfers.insert_transfer(conn, {
                 "id": transfer_id, "volume_id": volume.id, "display_name": req.name,
                 "salt": secret.salt, "crypt_hash": secret.crypt_hash,

@@ -122,6 +122,14 @@ def _close(conn: Connection, transfer_id: str, values: Mapping[str, Any]) -> boo
     return result.rowcount > 0
 
 
+def retire_stale(conn: Connection, volume_id: str) -> int:
+    """Retire the offers of a volume that is no longer awaiting transfer (an admin reset
+    its status): a new offer must not leave an old key able to take it."""
+    stamp = now()
+    query = sql_update(transfers).where(transfers.c.volume_id == volume_id, _ACTIVE)
+    return conn.execute(query.values(deleted=True, deleted_at=stamp, updated_at=stamp)).rowcount
+
+
 def mark_deleted(conn: Connection, transfer_id: str) -> bool:
     """Retire an active transfer; False if it was no longer active."""
     return _close(conn, transfer_id, {})
