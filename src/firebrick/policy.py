@@ -102,6 +102,11 @@ RULES: dict[str, str] = {
     # [qos]
 
     # [transfers]
+    "volume:get_all_transfers": READER,
+    "volume:create_transfer": MEMBER,
+    "volume:get_transfer": READER,
+    "volume:accept_transfer": MEMBER,
+    "volume:delete_transfer": MEMBER,
 
     # [groups]
 

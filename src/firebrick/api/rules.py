@@ -80,6 +80,18 @@ ROUTE_RULES: Final[dict[tuple[str, str], str]] = {
     # [qos]
 
     # [transfers]
+    ("GET", "/os-volume-transfer"): "volume:get_all_transfers",
+    ("GET", "/os-volume-transfer/detail"): "volume:get_all_transfers",
+    ("POST", "/os-volume-transfer"): "volume:create_transfer",
+    ("GET", "/os-volume-transfer/{transfer_id}"): "volume:get_transfer",
+    ("DELETE", "/os-volume-transfer/{transfer_id}"): "volume:delete_transfer",
+    ("POST", "/os-volume-transfer/{transfer_id}/accept"): "volume:accept_transfer",
+    ("GET", "/volume-transfers"): "volume:get_all_transfers",
+    ("GET", "/volume-transfers/detail"): "volume:get_all_transfers",
+    ("POST", "/volume-transfers"): "volume:create_transfer",
+    ("GET", "/volume-transfers/{transfer_id}"): "volume:get_transfer",
+    ("DELETE", "/volume-transfers/{transfer_id}"): "volume:delete_transfer",
+    ("POST", "/volume-transfers/{transfer_id}/accept"): "volume:accept_transfer",
 
     # [groups]
 

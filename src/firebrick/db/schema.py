@@ -217,6 +217,28 @@ messages = Table(
 # [qos]
 
 # [transfers]
+# A volume offered to another project. Only a salted hash of its key is kept. Accepted
+# and deleted transfers stay as history (``deleted``), as Cinder keeps them; they go with
+# their volume's row.
+transfers = Table(
+    "transfers",
+    metadata,
+    Column("id", String(36), primary_key=True),
+    Column("volume_id", String(36), ForeignKey("volumes.id", ondelete="CASCADE"),
+           nullable=False),
+    Column("display_name", String(255)),
+    Column("salt", String(64), nullable=False),
+    Column("crypt_hash", String(64), nullable=False),
+    Column("no_snapshots", Boolean, nullable=False, default=False),
+    Column("source_project_id", String(255)),
+    Column("destination_project_id", String(255)),
+    Column("accepted", Boolean, nullable=False, default=False),
+    Column("deleted", Boolean, nullable=False, default=False),
+    Column("created_at", DateTime, nullable=False),
+    Column("updated_at", DateTime),
+    Column("deleted_at", DateTime),
+    Index("ix_transfers_volume", "volume_id"),
+)  # fmt: skip
 
 # [groups]
 

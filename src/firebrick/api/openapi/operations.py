@@ -58,6 +58,7 @@ from firebrick.api.openapi.schemas import (
     volume_list,
     wrapped,
 )
+from firebrick.api.openapi.transfers import TRANSFER_OPERATIONS
 
 # ---------------------------------------------------------------------------------------
 # the operations
@@ -240,6 +241,7 @@ OPERATIONS: Final[dict[tuple[str, str], Op]] = {
     # [qos]
 
     # [transfers]
+    **{key: Op(**spec) for key, spec in TRANSFER_OPERATIONS.items()},
 
     # [groups]
 

@@ -14,6 +14,7 @@ from firebrick.api.routes import (
     messages,
     quotas,
     snapshots,
+    transfers,
     type_access,
     types,
     volumes,
@@ -27,7 +28,7 @@ ROUTERS: tuple[APIRouter, ...] = (
     # [qos]
 
     # [transfers]
-
+    transfers.router,
     # [groups]
 
     # [manage]
