@@ -6,6 +6,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any, Final
 
+from firebrick.api.openapi.qos import operations as qos_operations
 from firebrick.api.openapi.schemas import (
     ATTACHMENT_ACTION,
     ATTACHMENT_CREATE,
@@ -228,6 +229,7 @@ OPERATIONS: Final[dict[tuple[str, str], Op]] = {
     ("POST", "/attachments/{attachment_id}/action"): Op({204: None}, ATTACHMENT_ACTION,
                                                         description="From microversion 3.44."),
     # [qos]
+    **qos_operations(Op),
 
     # [transfers]
 

@@ -18,6 +18,7 @@ from firebrick.api.routes import (
 
 # Each family of routes below adds its import and its routers at its own [anchor].
 # [qos]
+from firebrick.api.routes import encryption, qos_specs  # isort: skip
 
 # [transfers]
 
@@ -36,6 +37,7 @@ ROUTERS: tuple[APIRouter, ...] = (
     volumes.router, snapshots.router, types.router, admin.router, messages.router,
     limits.router, quotas.router, workers.router, attachments.router,
     # [qos]
+    qos_specs.router, encryption.router,
 
     # [transfers]
 
