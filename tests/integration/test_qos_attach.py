@@ -165,3 +165,27 @@ def test_limits_qemu_refuses_are_dropped_not_fatal(nbd_service: Service, tmp_pat
     assert "QoS key write_iops_sec not applied" in log
     assert "QoS key read_bytes_sec not applied" in log
     detach(api, attachment["id"])
+
+
+def test_in_use_volume_keeps_its_front_end_specs_on_retype(nbd_service: Service) -> None:
+    api = api_client(nbd_service)
+    first = typed(api, {"consumer": "front-end", "read_iops_sec": "100"})
+    second = typed(api, {"consumer": "both", "read_iops_sec": "200"})
+    back_only = typed(api, {"consumer": "back-end", "read_iops_sec": "300"})
+    volume = api.create_volume(1, volume_type=first)
+    attachment = attach(api, volume["id"], connector(host="compute-qos"))
+    assert api.wait_for_volume(volume["id"], "in-use")
+    message = api.assert_fault(action(api, volume["id"], "os-retype", {"new_type": second}), 400)
+    assert message.startswith("Invalid volume: Retype needs volume to be in available")
+    assert message.endswith("for in-use volumes front-end qos specs cannot change.")
+    assert api.wait_for_volume(volume["id"], "in-use")["volume_type_id"] == first
+    detach(api, attachment["id"])
+
+    # Detached, it may change them; attached, between back-end-only specs, too.
+    check(action(api, volume["id"], "os-retype", {"new_type": back_only}), 202)
+    assert api.wait_for_volume(volume["id"])["volume_type_id"] == back_only
+    other_back = typed(api, {"consumer": "back-end", "read_iops_sec": "400"})
+    attachment = attach(api, volume["id"], connector(host="compute-qos"))
+    check(action(api, volume["id"], "os-retype", {"new_type": other_back}), 202)
+    assert api.wait_for_volume(volume["id"], "in-use")["volume_type_id"] == other_back
+    detach(api, attachment["id"])

@@ -359,3 +359,16 @@ def test_cinderclient_encryption_types(service: Service, project: str, make_type
     assert cinder.volume_encryption_types.get(volume_type["id"]).control_location == "back-end"
     cinder.volume_encryption_types.delete(volume_type["id"])
     assert not hasattr(cinder.volume_encryption_types.get(volume_type["id"]), "provider")
+
+
+def test_retype_cannot_change_encryption(api: VolumeApi, make_type: Maker) -> None:
+    plain, encrypted = make_type(), make_type(encryption=LUKS)
+    volume = api.create_volume(volume_type=plain["id"])
+    resp = api.post(f"/volumes/{volume['id']}/action",
+                    json={"os-retype": {"new_type": encrypted["id"]}})  # fmt: skip
+    assert resp.status_code == 202, resp.text
+    after = api.get(f"/volumes/{volume['id']}", headers=api.mv("3.64")).json()["volume"]
+    assert (after["volume_type_id"], after["encrypted"]) == (plain["id"], False)
+    messages = api.get("/messages", headers=api.mv("3.3")).json()["messages"]
+    mine = [m for m in messages if m["resource_uuid"] == volume["id"]]
+    assert mine and mine[0]["event_id"] == "VOLUME_VOLUME_001_003"

@@ -150,3 +150,14 @@ def back_end(qos: QosSpecs | None, size_gb: int) -> dict[str, str | int | None]:
     if qos is None or qos.consumer not in (BACK_END, BOTH):
         return {}
     return for_volume(qos.specs, size_gb)
+
+
+def retype_keeps_front_end(status: str, current: QosSpecs | None, new: QosSpecs | None) -> bool:
+    """Whether a retype may change the volume's QoS specs (Cinder's
+    ``volume_qos_allows_retype``): an attached volume's hypervisor holds the front-end
+    specs, so an in-use volume keeps them unless neither type has front-end specs."""
+    if status == "available":
+        return True
+    if (current.id if current else None) == (new.id if new else None):
+        return True
+    return all(q is None or q.consumer == BACK_END for q in (current, new))

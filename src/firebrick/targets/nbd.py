@@ -9,7 +9,9 @@ read by the server at each handshake, so unexporting one attachment locks out th
 identity without restarting the server. NBD itself has no initiator ACL, so without TLS
 anyone who can reach the port can use the export until its last attachment is gone.
 The server is read-only when every attachment of the volume is read-only (changing that
-restarts it on the same port; clients reconnect).
+restarts it on the same port; clients reconnect). Back-end QoS specs (``export(qos=...)``)
+put the file behind qemu's throttle filter (``throttle.py``); a change of limits restarts
+the server the same way.
 
 connection_info for ``driver_volume_type = "nbd"``; ``data`` holds:
 
