@@ -1,6 +1,5 @@
-"""Volume type encryption: what a spec may say (Cinder's ``volume_type_encryption``
-request schema and its messages) and the key a volume of an encrypted type gets. No I/O.
-"""
+"""Volume type encryption: its errors, the spec record, and the key a volume of an
+encrypted type gets (Cinder's ``create_encryption_key``). No I/O."""
 
 from __future__ import annotations
 
@@ -11,10 +10,7 @@ from typing import Final
 from firebrick.domain.errors import Invalid, NotFound
 
 CONTROL_LOCATIONS: Final = ("front-end", "back-end")
-SPEC_FIELDS: Final = ("key_size", "provider", "control_location", "cipher")  # schema order
-REQUIRED_ON_CREATE: Final = ("provider", "control_location")
 DB_MAX_INT: Final = 2**31 - 1
-MAX_STRING: Final = 255
 DEFAULT_KEY_BITS: Final = 256
 MAX_KEY_BITS: Final = 8192
 
