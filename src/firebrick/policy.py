@@ -100,6 +100,16 @@ RULES: dict[str, str] = {
     "scheduler_extension:scheduler_stats:get_pools": ADMIN,
     "workers:cleanup": ADMIN,
     # [qos]
+    "volume_extension:qos_specs_manage:get_all": ADMIN,
+    "volume_extension:qos_specs_manage:get": ADMIN,
+    "volume_extension:qos_specs_manage:create": ADMIN,
+    "volume_extension:qos_specs_manage:update": ADMIN,
+    "volume_extension:qos_specs_manage:delete": ADMIN,
+    "volume_extension:volume_type_encryption:create": ADMIN,
+    "volume_extension:volume_type_encryption:get": ADMIN,
+    "volume_extension:volume_type_encryption:update": ADMIN,
+    "volume_extension:volume_type_encryption:delete": ADMIN,
+    "volume_extension:volume_encryption_metadata": READER,
 
     # [transfers]
     "volume:get_all_transfers": READER,

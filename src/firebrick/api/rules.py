@@ -78,6 +78,26 @@ ROUTE_RULES: Final[dict[tuple[str, str], str]] = {
     ("POST", "/attachments/{attachment_id}/action"): "volume:attachment_complete",
     ("DELETE", "/attachments/{attachment_id}"): "volume:attachment_delete",
     # [qos]
+    ("GET", "/qos-specs"): "volume_extension:qos_specs_manage:get_all",
+    ("POST", "/qos-specs"): "volume_extension:qos_specs_manage:create",
+    ("GET", "/qos-specs/{qos_id}"): "volume_extension:qos_specs_manage:get",
+    ("PUT", "/qos-specs/{qos_id}"): "volume_extension:qos_specs_manage:update",
+    ("DELETE", "/qos-specs/{qos_id}"): "volume_extension:qos_specs_manage:delete",
+    ("PUT", "/qos-specs/{qos_id}/delete_keys"): "volume_extension:qos_specs_manage:delete",
+    ("GET", "/qos-specs/{qos_id}/associations"): "volume_extension:qos_specs_manage:get_all",
+    ("GET", "/qos-specs/{qos_id}/associate"): "volume_extension:qos_specs_manage:update",
+    ("GET", "/qos-specs/{qos_id}/disassociate"): "volume_extension:qos_specs_manage:update",
+    ("GET", "/qos-specs/{qos_id}/disassociate_all"): "volume_extension:qos_specs_manage:update",
+    ("GET", "/types/{type_id}/encryption"): "volume_extension:volume_type_encryption:get",
+    ("POST", "/types/{type_id}/encryption"): "volume_extension:volume_type_encryption:create",
+    ("GET", "/types/{type_id}/encryption/{key}"): "volume_extension:volume_type_encryption:get",
+    ("PUT", "/types/{type_id}/encryption/{encryption_id}"):
+        "volume_extension:volume_type_encryption:update",
+    ("DELETE", "/types/{type_id}/encryption/{encryption_id}"):
+        "volume_extension:volume_type_encryption:delete",
+    ("GET", "/volumes/{volume_id}/encryption"): "volume_extension:volume_encryption_metadata",
+    ("GET", "/volumes/{volume_id}/encryption/{key}"):
+        "volume_extension:volume_encryption_metadata",
 
     # [transfers]
     ("GET", "/os-volume-transfer"): "volume:get_all_transfers",

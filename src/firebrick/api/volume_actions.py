@@ -11,11 +11,13 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
+from firebrick.api import volume_keys
 from firebrick.api.microversion import APIVersion
 from firebrick.api.validation import DB_MAX_INT
 from firebrick.context import RequestContext
-from firebrick.db import attachments, messages, placement, quotas, services, types, volumes
+from firebrick.db import attachments, messages, placement, qos, quotas, services, types, volumes
 from firebrick.db.engine import Database
+from firebrick.domain import qos as qos_rules
 from firebrick.domain import quota, statuses
 from firebrick.domain.errors import Invalid, InvalidInput, InvalidVolume
 from firebrick.domain.model import RequestSpec, Volume
@@ -26,6 +28,11 @@ from firebrick.scheduler.filter_scheduler import FilterScheduler
 EXTEND_IN_USE = APIVersion(3, 42)
 EXTEND_NO_ROOM = "VOLUME_VOLUME_007_003"
 RETYPE_NO_BACKEND = "VOLUME_VOLUME_001_003"
+RETYPE_QOS_REFUSED = (
+    "Retype needs volume to be in available or in-use state, not be part of an active "
+    "migration or a consistency group, requested type has to be different that the one from "
+    "the volume, and for in-use volumes front-end qos specs cannot change."
+)
 
 _TRUE = {"1", "t", "true", "on", "y", "yes"}
 _FALSE = {"0", "f", "false", "off", "n", "no"}
@@ -149,6 +156,13 @@ class VolumeActions:
             new_type = types.get(conn, body["new_type"])
             if new_type.id == volume.volume_type_id:
                 raise InvalidInput("Retype requires a different type than the current one.")
+            # An in-use volume keeps its front-end QoS specs; every volume keeps its encryption.
+            if not qos_rules.retype_keeps_front_end(
+                volume.status, qos.of_type(conn, volume.volume_type_id),
+                qos.of_type(conn, new_type.id),
+            ):  # fmt: skip
+                raise InvalidVolume(RETYPE_QOS_REFUSED)
+            recrypted = volume_keys.encryption_differs(conn, volume.volume_type_id, new_type.id)
             pool = placement.lock_pool(conn, volume.host) if volume.host else None
             spec = RequestSpec(
                 volume_id=volume.id, size=0, volume_type=new_type, operation="retype"
@@ -156,6 +170,8 @@ class VolumeActions:
             reason = (
                 "not placed" if pool is None else self.scheduler.explain([pool], spec)[pool.name]
             )
+            if recrypted:
+                reason = "the types encrypt differently (changing that needs a migration)"
             if reason is not None:
                 # Firebrick does not migrate data between backends (yet): the volume stays.
                 detail = f"type {new_type.name} does not fit pool {volume.host}: {reason}"

@@ -9,6 +9,7 @@ from typing import Any
 
 from sqlalchemy.exc import IntegrityError
 
+from firebrick.api import volume_keys
 from firebrick.api.listing import ListQuery
 from firebrick.api.validation import VolumeCreateRequest, VolumeUpdateRequest
 from firebrick.config import QuotaDefaults
@@ -78,7 +79,10 @@ class VolumeAPI:
             if origin is not None and origin.volume_type_id not in (None, chosen.id):
                 inherited = types.get(conn, origin.volume_type_id)
                 backend = "volume_backend_name"
-                if chosen.extra_specs.get(backend) != inherited.extra_specs.get(backend):
+                same_backend = chosen.extra_specs.get(backend) == inherited.extra_specs.get(backend)
+                # A copy keeps its source's data, so it cannot change how it is encrypted.
+                recrypted = volume_keys.encryption_differs(conn, inherited.id, chosen.id)
+                if not same_backend or recrypted:
                     raise InvalidInput(
                         f"Invalid volume_type provided: {chosen.name} (requested type is not "
                         "compatible; recommend omitting the type argument)."
@@ -195,6 +199,8 @@ class VolumeAPI:
                 )
             volume_type = self._volume_type(conn, ctx, req.volume_type, origin)
             zones = self._zones(conn, req.availability_zone, volume_type, origin)
+            multiattach = volume_type.extra_specs.get("multiattach", "").lower() == "<is> true"
+            key = volume_keys.plan(conn, volume_type, origin, multiattach)
             limits = quotas.limits(conn, ctx.project_id, quota.defaults_dict(self.quota_defaults))
             usage = quotas.usage(conn, ctx.project_id, lock=True)
             quota.check_volume_create(size, limits, usage, volume_type.name)
@@ -212,13 +218,15 @@ class VolumeAPI:
                 "snapshot_id": snapshot.id if snapshot else None,
                 "source_volid": origin.id if origin and not snapshot else None,
                 "bootable": False,
-                "multiattach": volume_type.extra_specs.get("multiattach", "").lower()
-                == "<is> true",
+                "multiattach": multiattach,
+                "encryption_key_id": key.key_id if key else None,
                 "replication_status": None,
                 "created_at": stamp,
                 "scheduling_attempts": 0,
             }
             volumes.insert_volume(conn, values, req.metadata)
+            if key is not None:
+                volume_keys.store(conn, key, volume_id)
             quotas.add_usage(conn, ctx.project_id, quota.volume_deltas(size, volume_type.name))
             if idempotency_key:
                 idempotency.remember(
@@ -248,8 +256,9 @@ class VolumeAPI:
             volume_type_name=volume_type.name,
             snapshot_id=values["snapshot_id"],  # type: ignore[arg-type]
             source_volid=values["source_volid"],  # type: ignore[arg-type]
-            multiattach=bool(values["multiattach"]),
+            multiattach=multiattach,
             metadata=dict(req.metadata),
+            encryption_key_id=key.key_id if key else None,
         )
 
     # Changing ------------------------------------------------------------------------

@@ -215,6 +215,62 @@ messages = Table(
 
 # Each family of tables below goes at its own [anchor].
 # [qos]
+# QoS specs: a name, a consumer and free-form keys; a volume type points at one.
+quality_of_service_specs = Table(
+    "quality_of_service_specs",
+    metadata,
+    Column("id", String(36), primary_key=True),
+    Column("name", String(255), nullable=False, unique=True),
+    Column("consumer", String(16), nullable=False),  # front-end, back-end or both
+    Column("created_at", DateTime, nullable=False),
+    Column("updated_at", DateTime),
+)
+
+qos_spec_items = Table(
+    "qos_spec_items",
+    metadata,
+    Column("specs_id", String(36),
+           ForeignKey("quality_of_service_specs.id", ondelete="CASCADE"), primary_key=True),
+    Column("key", String(255), primary_key=True),
+    Column("value", String(255)),  # Cinder lets PUT set a key to null
+)  # fmt: skip
+
+# Cinder's VolumeType.qos_specs_id; kept consistent by the QoS calls (delete refuses or
+# disassociates), without a foreign key so that SQLite adds the column in place.
+volume_types.append_column(Column("qos_specs_id", String(36)))
+
+# A volume type's encryption spec (Cinder's ``encryption`` table): at most one per type.
+volume_type_encryption = Table(
+    "volume_type_encryption",
+    metadata,
+    Column("volume_type_id", String(36), ForeignKey("volume_types.id", ondelete="CASCADE"),
+           primary_key=True),
+    Column("encryption_id", String(36), nullable=False, unique=True),
+    Column("provider", String(255)),
+    Column("cipher", String(255)),
+    Column("key_size", Integer),
+    Column("control_location", String(255)),
+    Column("created_at", DateTime, nullable=False),
+    Column("updated_at", DateTime),
+)  # fmt: skip
+
+# The key of each encrypted volume: what Cinder keeps in its key manager (Barbican). The
+# secret never leaves this table through the API, the logs or the notifications; it goes
+# with its volume's row.
+volume_encryption_keys = Table(
+    "volume_encryption_keys",
+    metadata,
+    Column("id", String(36), primary_key=True),
+    Column("volume_id", String(36), ForeignKey("volumes.id", ondelete="CASCADE"),
+           nullable=False, unique=True),
+    Column("algorithm", String(64)),
+    Column("bit_length", Integer, nullable=False),
+    Column("secret", Text, nullable=False),  # hex
+    Column("created_at", DateTime, nullable=False),
+)  # fmt: skip
+
+# Cinder's Volume.encryption_key_id: set for volumes of an encrypted type.
+volumes.append_column(Column("encryption_key_id", String(36)))
 
 # [transfers]
 # A volume offered to another project. Only a salted hash of its key is kept. Accepted

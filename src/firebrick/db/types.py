@@ -40,6 +40,7 @@ def _to_type(row: Row[Any], specs: dict[str, str]) -> VolumeType:
         description=row.description,
         is_public=row.is_public,
         extra_specs=specs,
+        qos_specs_id=row.qos_specs_id,
     )
 
 

@@ -84,6 +84,7 @@ def _to_volume(row: Row[Any], metadata: dict[str, str]) -> Volume:
         metadata=metadata,
         readonly=m["readonly"],
         previous_status=m["previous_status"],
+        encryption_key_id=m["encryption_key_id"],
     )
 
 

@@ -34,6 +34,7 @@ class Volume:
     metadata: dict[str, str] = field(default_factory=dict)
     readonly: bool = False
     previous_status: str | None = None
+    encryption_key_id: str | None = None  # set for volumes of an encrypted type
 
 
 @dataclass

@@ -68,6 +68,7 @@ class Target(Protocol):
         connector: Mapping[str, Any],
         credentials: Credentials | None = None,
         readonly: bool = False,
+        qos: Mapping[str, object] | None = None,  # back-end QoS specs, per-GB resolved
     ) -> Export: ...
 
     def unexport(self, volume_id: str, attachment_id: str) -> None: ...

@@ -9,7 +9,9 @@ read by the server at each handshake, so unexporting one attachment locks out th
 identity without restarting the server. NBD itself has no initiator ACL, so without TLS
 anyone who can reach the port can use the export until its last attachment is gone.
 The server is read-only when every attachment of the volume is read-only (changing that
-restarts it on the same port; clients reconnect).
+restarts it on the same port; clients reconnect). Back-end QoS specs (``export(qos=...)``)
+put the file behind qemu's throttle filter (``throttle.py``); a change of limits restarts
+the server the same way.
 
 connection_info for ``driver_volume_type = "nbd"``; ``data`` holds:
 
@@ -52,10 +54,12 @@ from firebrick.targets.base import (
 )
 from firebrick.targets.runner import Runner, SystemRunner, read_pid, terminate
 from firebrick.targets.state import StateFile, private_dir, write_private
+from firebrick.targets.throttle import group_object, image_opts, throttle
 
 LOG = logging.getLogger(__name__)
 
 FORMATS = ("raw", "qcow2")
+THROTTLE_GROUP = "fb-qos"
 _IDENTITY = re.compile(r"^[A-Za-z0-9._-]{1,64}$")
 _HEX_KEY = re.compile(r"^[0-9a-fA-F]{32,256}$")
 
@@ -156,6 +160,7 @@ class NbdTarget:
         connector: Mapping[str, Any],
         credentials: Credentials | None = None,
         readonly: bool = False,
+        qos: Mapping[str, object] | None = None,
     ) -> Export:
         check_id("volume id", volume_id)
         check_id("attachment id", attachment_id)
@@ -175,6 +180,7 @@ class NbdTarget:
             if record["attachments"] and (record["path"], record["format"]) != (str(path), fmt):
                 raise TargetError(f"Volume {volume_id} is already exported from another file.")
             record["path"], record["format"] = str(path), fmt
+            record["throttle"] = self._throttle(volume_id, qos or {})
             previous = record["attachments"].get(attachment_id)
             entry: dict[str, Any] = {"readonly": bool(readonly)}
             if self.settings.tls:
@@ -237,6 +243,14 @@ class NbdTarget:
             data["tls_psk_key"] = credentials.password
         return data
 
+    @staticmethod
+    def _throttle(volume_id: str, qos: Mapping[str, object]) -> dict[str, int]:
+        limits = throttle(qos)
+        for key, why in limits.ignored.items():
+            LOG.warning("Volume %s: QoS key %s not applied by the NBD export: %s",
+                        volume_id, key, why)  # fmt: skip
+        return limits.limits
+
     def _pid_file(self, volume_id: str) -> Path:
         return self.run_dir / f"volume-{volume_id}.pid"
 
@@ -279,9 +293,12 @@ class NbdTarget:
         if self.settings.tls:
             keys = "".join(f"{e['identity']}:{e['key']}\n" for e in attachments.values())
             write_private(private_dir(self._psk_dir(volume_id)) / "keys.psk", keys)
-        served = (record["path"], record["format"], readonly, self.settings.tls)
+        limits = record.get("throttle") or {}
+        served: tuple[Any, ...] = (record["path"], record["format"], readonly, self.settings.tls)
+        if limits:  # (servers started before QoS existed keep matching their record)
+            served += (sorted(limits.items()),)
         pid = self._running(volume_id)
-        if pid is not None and record.get("served") == list(served) and "port" in record:
+        if pid is not None and record.get("served") == _json_shape(served) and "port" in record:
             return
         if pid is not None:
             self._stop_server(volume_id)
@@ -297,7 +314,7 @@ class NbdTarget:
                 continue
             result = self.runner.run(self._argv(volume_id, record, port, readonly), check=False)
             if result.returncode == 0:
-                record["port"], record["served"] = port, list(served)
+                record["port"], record["served"] = port, _json_shape(served)
                 self.state.save(data)
                 LOG.info("Started qemu-nbd for volume %s on port %d", volume_id, port)
                 return
@@ -310,6 +327,13 @@ class NbdTarget:
         )
 
     def _argv(self, volume_id: str, record: dict[str, Any], port: int, readonly: bool) -> list[str]:
+        limits = record.get("throttle") or {}
+        image = record["path"]
+        opened = [f"--format={record['format']}"]
+        if limits:
+            # Back-end QoS: the file is served through qemu's throttle filter.
+            image = image_opts(THROTTLE_GROUP, record["format"], record["path"])
+            opened = ["--object", group_object(THROTTLE_GROUP, limits), "--image-opts"]
         argv = [
             "qemu-nbd",
             "--fork",
@@ -317,7 +341,7 @@ class NbdTarget:
             f"--bind={self.settings.ip}",
             f"--port={port}",
             f"--export-name=volume-{volume_id}",
-            f"--format={record['format']}",
+            *opened,
             "--persistent",
             "--shared=0",
         ]
@@ -329,4 +353,11 @@ class NbdTarget:
                 f"tls-creds-psk,id=tls0,endpoint=server,dir={self._psk_dir(volume_id)}",
                 "--tls-creds=tls0",
             ]
-        return [*argv, record["path"]]
+        return [*argv, image]
+
+
+def _json_shape(value: Any) -> Any:
+    """``value`` as it reads back from the JSON state file (tuples become lists)."""
+    if isinstance(value, (list, tuple)):
+        return [_json_shape(v) for v in value]
+    return value

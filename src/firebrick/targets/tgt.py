@@ -315,10 +315,15 @@ class TgtTarget:
         connector: Mapping[str, Any],
         credentials: Credentials | None = None,
         readonly: bool = False,
+        qos: Mapping[str, object] | None = None,
     ) -> Export:
         check_id("volume id", volume_id)
         check_id("attachment id", attachment_id)
         initiator = initiator_of(connector)
+        if qos:
+            # tgt has no per-LUN rate limits: back-end QoS is not enforced on iSCSI exports.
+            LOG.warning("Volume %s: tgt applies no rate limits; QoS keys %s not enforced",
+                        volume_id, ", ".join(sorted(qos)))  # fmt: skip
         if fmt != "raw":
             raise TargetError(
                 f"Volume {volume_id} is a {fmt} file; the tgt iSCSI target serves raw files "

@@ -10,8 +10,9 @@ import logging
 from dataclasses import dataclass
 from typing import Any
 
-from firebrick.db import attachments, volumes
+from firebrick.db import attachments, qos, volumes
 from firebrick.db.engine import Database
+from firebrick.domain import qos as qos_rules
 from firebrick.domain import statuses
 from firebrick.notifier import Notifier, volume_usage
 from firebrick.targets.base import Credentials, InvalidConnector, Target
@@ -20,15 +21,23 @@ from firebrick.volume.drivers.base import VolumeDriver
 LOG = logging.getLogger("firebrick.volume")
 
 
-def connection_info(protocol: str, data: dict[str, Any], mode: str) -> dict[str, Any]:
-    """Cinder's connection_info: the target's data plus what the manager always adds."""
+def connection_info(
+    protocol: str,
+    data: dict[str, Any],
+    mode: str,
+    *,
+    qos_specs: dict[str, Any] | None = None,
+    encrypted: bool = False,
+) -> dict[str, Any]:
+    """Cinder's connection_info: the target's data plus what the manager always adds
+    (``qos_specs``: the front-end specs of the volume's type, for the hypervisor)."""
     return {
         "driver_volume_type": protocol,
         "data": {
             **data,
             "access_mode": mode,
-            "encrypted": False,
-            "qos_specs": None,
+            "encrypted": encrypted,
+            "qos_specs": qos_specs,
             "cacheable": False,
         },
     }
@@ -54,6 +63,7 @@ class AttachWorker:
         with self.db.read() as conn:
             attachment = attachments.find(conn, attachment_id)
             volume = volumes.find(conn, attachment.volume_id) if attachment else None
+            specs = qos.of_type(conn, volume.volume_type_id) if volume else None
         if attachment is None or volume is None or attachment.connector is None:
             return
         self.notifier.emit(f"volume.{self.backend}", "volume.attach.start", volume_usage(volume))
@@ -66,7 +76,7 @@ class AttachWorker:
             export = self.target.export(
                 volume.id, path, fmt, attachment.id, attachment.connector,
                 credentials=_stored_credentials(attachment.connection_info),
-                readonly=mode == "ro",
+                readonly=mode == "ro", qos=qos_rules.back_end(specs, volume.size),
             )  # fmt: skip
         except InvalidConnector as exc:
             self._fail(attachment_id, f"Invalid input received: {exc}")
@@ -76,7 +86,11 @@ class AttachWorker:
                       volume.id, attachment_id, self.backend, type(exc).__name__)  # fmt: skip
             self._fail(attachment_id, "Unable to update attachment: the target could not export")
             return
-        info = connection_info(self.target.protocol, dict(export.data), mode)
+        info = connection_info(
+            self.target.protocol, dict(export.data), mode,
+            qos_specs=qos_rules.front_end(specs, volume.size),
+            encrypted=volume.encryption_key_id is not None,
+        )  # fmt: skip
         with self.db.write() as conn:
             attachments.update(
                 conn, attachment_id,
@@ -129,6 +143,7 @@ class AttachWorker:
         with self.db.read() as conn:
             wanted = {(a.volume_id, a.id): a for a in live}
             vols = {a.volume_id: volumes.find(conn, a.volume_id) for a in live}
+            specs = {v.id: qos.of_type(conn, v.volume_type_id) for v in vols.values() if v}
         for (volume_id, attachment_id), attachment in wanted.items():
             volume = vols.get(volume_id)
             if volume is None or attachment.connector is None:
@@ -139,6 +154,7 @@ class AttachWorker:
                     volume_id, path, fmt, attachment_id, attachment.connector,
                     credentials=_stored_credentials(attachment.connection_info),
                     readonly=attachment.attach_mode == "ro",
+                    qos=qos_rules.back_end(specs.get(volume_id), volume.size),
                 )  # fmt: skip
             except Exception as exc:
                 LOG.error("Volume %s: could not restore the export of attachment %s: %s",

@@ -13,6 +13,7 @@ from firebrick.api.openapi.operator_schemas import (
     HOST_VIEW,
     TYPE_ACCESS_ACTIONS,
 )
+from firebrick.api.openapi.qos import operations as qos_operations
 from firebrick.api.openapi.schemas import (
     ATTACHMENT_ACTION,
     ATTACHMENT_CREATE,
@@ -239,6 +240,7 @@ OPERATIONS: Final[dict[tuple[str, str], Op]] = {
     ("POST", "/attachments/{attachment_id}/action"): Op({204: None}, ATTACHMENT_ACTION,
                                                         description="From microversion 3.44."),
     # [qos]
+    **qos_operations(Op),
 
     # [transfers]
     **{key: Op(**spec) for key, spec in TRANSFER_OPERATIONS.items()},

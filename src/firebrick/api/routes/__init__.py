@@ -8,10 +8,12 @@ from firebrick.api.routes import (
     admin,
     attachments,
     capabilities,
+    encryption,
     extensions,
     hosts,
     limits,
     messages,
+    qos_specs,
     quotas,
     snapshots,
     transfers,
@@ -26,9 +28,11 @@ ROUTERS: tuple[APIRouter, ...] = (
     volumes.router, snapshots.router, types.router, admin.router, messages.router,
     limits.router, quotas.router, workers.router, attachments.router,
     # [qos]
+    qos_specs.router, encryption.router,
 
     # [transfers]
     transfers.router,
+
     # [groups]
 
     # [manage]

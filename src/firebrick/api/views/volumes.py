@@ -15,6 +15,7 @@ PROVIDER_ID: Final = APIVersion(3, 21)
 SHARED_TARGETS: Final = APIVersion(3, 48)
 CLUSTER_NAME: Final = APIVersion(3, 61)
 VOLUME_TYPE_ID: Final = APIVersion(3, 63)
+ENCRYPTION_KEY_ID: Final = APIVersion(3, 64)
 CONSUMES_QUOTA: Final = APIVersion(3, 65)
 
 TIME_FORMAT: Final = "%Y-%m-%dT%H:%M:%S.%f"
@@ -96,7 +97,7 @@ def detail(
         ),
         "user_id": v.user_id,
         "bootable": "true" if v.bootable else "false",
-        "encrypted": False,
+        "encrypted": v.encryption_key_id is not None,
         "replication_status": v.replication_status,
         "consistencygroup_id": None,
         "multiattach": v.multiattach,
@@ -114,6 +115,8 @@ def detail(
         body["cluster_name"] = None
     if version >= VOLUME_TYPE_ID:
         body["volume_type_id"] = v.volume_type_id
+    if version >= ENCRYPTION_KEY_ID and v.encryption_key_id:
+        body["encryption_key_id"] = v.encryption_key_id
     if version >= CONSUMES_QUOTA:
         body["consumes_quota"] = True
     if extended:
