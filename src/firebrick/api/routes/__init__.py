@@ -24,6 +24,8 @@ from firebrick.api.routes import (
 # [groups]
 
 # [manage]
+# isort: split
+from firebrick.api.routes import manage
 
 # [migration]
 
@@ -42,6 +44,7 @@ ROUTERS: tuple[APIRouter, ...] = (
     # [groups]
 
     # [manage]
+    manage.router,
 
     # [migration]
 

@@ -256,14 +256,18 @@ class FileDriver:
         return qemu_img.read_header(path).backing_file
 
     def _dependents(self, name: str) -> list[Path]:
+        # Every file, not only ours: an unmanaged image, renamed by its operator, may
+        # still sit on one of our frozen files and must neither lose it nor break.
         found = []
-        for prefix in MANAGED:
-            for other in self._names(prefix):
-                try:
-                    if qemu_img.read_header(self.directory / other).backing_file == name:
-                        found.append(self.directory / other)
-                except (OSError, DriverError):
-                    continue
+        for other in self._names(""):
+            path = self.directory / other
+            if other.startswith(".") or path.is_symlink() or not path.is_file():
+                continue
+            try:
+                if qemu_img.read_header(path).backing_file == name:
+                    found.append(path)
+            except (OSError, DriverError):
+                continue
         return found
 
     def _collect(self, name: str | None) -> None:
