@@ -216,7 +216,9 @@ def test_openstacksdk(svc: Service, api: VolumeApi) -> None:
         sdk.close()
 
 
-def test_qcow2_volume_and_snapshot_round_trip(start_service: Any) -> None:
+def test_qcow2_volume_and_snapshot_round_trip(
+    start_service: Any, tempest_schemas: TempestSchemas
+) -> None:
     """qcow2 volumes sit on their snapshots: a snapshot unmanaged and managed again keeps
     the volume readable (its backing follows the new name) and its own data."""
     need_qemu()
@@ -234,8 +236,9 @@ def test_qcow2_volume_and_snapshot_round_trip(start_service: Any) -> None:
         raw = directory / "raw-image"
         raw.write_bytes(b"\0" * 4096)
         api.assert_fault(manage_snapshot(api, vol["id"], {"source-name": raw.name}), 400)
-        assert api.post(f"/snapshots/{snap['id']}/action",
-                        json={"os-unmanage": {}}).status_code == 202  # fmt: skip
+        unmanaged = api.post(f"/snapshots/{snap['id']}/action", json={"os-unmanage": {}})
+        assert unmanaged.status_code == 202, unmanaged.text
+        tempest_schemas.check("snapshots.unmanage_snapshot", unmanaged)
         wait_snapshot_gone(api, snap["id"])
         # Unmanaged, the snapshot file is no one's, but the volume sits on it: writing to
         # it as a volume would change the volume's data.
