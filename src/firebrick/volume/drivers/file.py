@@ -256,15 +256,12 @@ class FileDriver:
         return qemu_img.read_header(path).backing_file
 
     def _dependents(self, name: str) -> list[Path]:
-        # Every file, not only ours: an unmanaged image, renamed by its operator, may
-        # still sit on one of our frozen files and must neither lose it nor break.
+        # Every file, not only ours: an unmanaged image, perhaps renamed, may sit on one of
+        # our frozen files and must neither lose it nor break.
         found = []
-        for other in self._names(""):
-            path = self.directory / other
-            if other.startswith(".") or path.is_symlink() or not path.is_file():
-                continue
+        for path in (self.directory / n for n in self._names("") if not n.startswith(".")):
             try:
-                if qemu_img.read_header(path).backing_file == name:
+                if not path.is_symlink() and qemu_img.read_header(path).backing_file == name:
                     found.append(path)
             except (OSError, DriverError):
                 continue
