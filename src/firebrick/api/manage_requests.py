@@ -165,7 +165,8 @@ def _whole(params: Mapping[str, str], key: str, default: int) -> int:
 def parse_manageable_query(
     params: Mapping[str, str], version: APIVersion, max_limit: int
 ) -> ManageableQuery:
-    host = _host(params.get("host"))
+    # A query's host is only looked up (an unknown one is a 404), as Cinder does.
+    host = params.get("host") or None
     cluster = params.get("cluster") if version >= LIST_CLUSTER else None
     _one_of_host_or_cluster(host, cluster, version >= LIST_CLUSTER)
     if "sort" in params and ("sort_key" in params or "sort_dir" in params):
