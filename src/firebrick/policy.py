@@ -121,6 +121,13 @@ RULES: dict[str, str] = {
     # [groups]
 
     # [manage]
+    "volume_extension:volume_manage": ADMIN,
+    "volume_extension:volume_unmanage": ADMIN,
+    "volume_extension:list_manageable": ADMIN,
+    "snapshot_extension:snapshot_manage": ADMIN,
+    "snapshot_extension:snapshot_unmanage": ADMIN,
+    "snapshot_extension:list_manageable": ADMIN,
+    "snapshot_extension:snapshot_actions:update_snapshot_status": MEMBER,
 
     # [migration]
 

@@ -116,6 +116,18 @@ ROUTE_RULES: Final[dict[tuple[str, str], str]] = {
     # [groups]
 
     # [manage]
+    ("POST", "/os-volume-manage"): "volume_extension:volume_manage",
+    ("POST", "/manageable_volumes"): "volume_extension:volume_manage",
+    ("GET", "/os-volume-manage"): "volume_extension:list_manageable",
+    ("GET", "/os-volume-manage/detail"): "volume_extension:list_manageable",
+    ("GET", "/manageable_volumes"): "volume_extension:list_manageable",
+    ("GET", "/manageable_volumes/detail"): "volume_extension:list_manageable",
+    ("POST", "/os-snapshot-manage"): "snapshot_extension:snapshot_manage",
+    ("POST", "/manageable_snapshots"): "snapshot_extension:snapshot_manage",
+    ("GET", "/os-snapshot-manage"): "snapshot_extension:list_manageable",
+    ("GET", "/os-snapshot-manage/detail"): "snapshot_extension:list_manageable",
+    ("GET", "/manageable_snapshots"): "snapshot_extension:list_manageable",
+    ("GET", "/manageable_snapshots/detail"): "snapshot_extension:list_manageable",
 
     # [migration]
 
@@ -155,6 +167,7 @@ VOLUME_ACTION_RULES: Final[dict[str, str]] = {
     # [groups]
 
     # [manage]
+    "os-unmanage": "volume_extension:volume_unmanage",
 
     # [migration]
 

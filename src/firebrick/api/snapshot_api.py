@@ -15,12 +15,27 @@ from firebrick.context import RequestContext
 from firebrick.db import idempotency, quotas, services, snapshots, volumes
 from firebrick.db.engine import Database
 from firebrick.domain import quota, statuses
-from firebrick.domain.errors import InvalidInput, InvalidSnapshot, InvalidVolume, VolumeNotFound
+from firebrick.domain.errors import (
+    Invalid,
+    InvalidInput,
+    InvalidSnapshot,
+    InvalidVolume,
+    VolumeNotFound,
+)
 from firebrick.domain.model import Snapshot
 from firebrick.notifier import Notifier, snapshot_usage
 from firebrick.rpc.bus import Bus, cast_or_defer, volume_topic
 
 SNAPSHOT_IN_USE = APIVersion(3, 66)
+# Cinder's SnapshotStatus.ALL, what an admin may reset a snapshot to.
+SNAPSHOT_STATUSES = (
+    "error", "available", "creating", "deleting", "deleted", "updating", "error_deleting",
+    "unmanaging", "backing-up", "restoring",
+)  # fmt: skip
+UPDATE_STATUS_MAP = {
+    statuses.CREATING: (statuses.CREATING, statuses.AVAILABLE, statuses.ERROR),
+    statuses.DELETING: (statuses.DELETING, statuses.ERROR_DELETING),
+}
 
 
 @dataclass
@@ -164,9 +179,8 @@ class SnapshotAPI:
                 raise InvalidSnapshot(
                     f"Snapshot {snapshot_id} is busy: a volume is being created from it."
                 )
-            allowed: tuple[str, ...] = (statuses.AVAILABLE, statuses.ERROR)
-            if force:
-                allowed = tuple(statuses.ALL - {statuses.DELETING})
+            # Forced, any status goes (Cinder's): also deleting again, creating, error_*.
+            allowed = None if force else (statuses.AVAILABLE, statuses.ERROR)
             if not snapshots.update(conn, snapshot_id, {"status": statuses.DELETING},
                                     expected_status=allowed):  # fmt: skip
                 raise InvalidSnapshot(
@@ -178,9 +192,61 @@ class SnapshotAPI:
                       {"snapshot_id": snapshot_id})  # fmt: skip
 
     def reset_status(self, ctx: RequestContext, snapshot_id: str, status: str) -> None:
-        if status not in {statuses.AVAILABLE, statuses.ERROR, statuses.CREATING,
-                          statuses.DELETING, statuses.ERROR_DELETING}:  # fmt: skip
-            raise InvalidInput(f"Invalid status {status!r}")
+        """Cinder's admin reset: any snapshot status, with reset_status notifications."""
+        wanted = status.lower()
+        if wanted not in SNAPSHOT_STATUSES:
+            raise InvalidInput(
+                f"Snapshot status: {status} is invalid, valid statuses are: "
+                f"{', '.join(SNAPSHOT_STATUSES)}."
+            )
+        publisher = f"snapshot.{self.host}"
         with self.db.write() as conn:
-            snapshots.get(conn, snapshot_id)
-            snapshots.update(conn, snapshot_id, {"status": status})
+            before = snapshots.get(conn, snapshot_id)
+            self.notifier.emit(publisher, "snapshot.reset_status.start",
+                               snapshot_usage(before, None))  # fmt: skip
+            snapshots.update(conn, snapshot_id, {"status": wanted})
+            after = snapshots.get(conn, snapshot_id)
+        self.notifier.emit(publisher, "snapshot.reset_status.end", snapshot_usage(after, None))
+
+    def update_status(self, ctx: RequestContext, snapshot_id: str, body: object) -> None:
+        """``os-update_snapshot_status``: what a driver reports of a snapshot in progress.
+
+        Cinder's transitions: creating → creating, available or error; deleting →
+        deleting or error_deleting; an optional integer ``progress`` percentage.
+        """
+        if not isinstance(body, dict) or "status" not in body:
+            raise Invalid("'status' is a required property")
+        extra = sorted(set(body) - {"status", "progress"})
+        if extra:
+            raise Invalid(f"Additional properties are not allowed ({', '.join(extra)} unexpected)")
+        status, progress = body["status"], body.get("progress")
+        if not isinstance(status, str):
+            raise Invalid(f"Invalid input for field/attribute status. Value: {status!r}.")
+        values: dict[str, str] = {"status": status}
+        if progress:
+            values["progress"] = _progress(progress)
+        with self.db.write() as conn:
+            current = snapshots.get(conn, snapshot_id, self._project(ctx))
+            allowed = UPDATE_STATUS_MAP.get(current.status)
+            if allowed is None:
+                raise Invalid(
+                    f"Snapshot status {current.status} not allowed for update_snapshot_status"
+                )
+            if status not in allowed:
+                raise Invalid(
+                    f"Provided snapshot status {status} not allowed for snapshot with status "
+                    f"{current.status}."
+                )
+            snapshots.update(conn, snapshot_id, values, expected_status=current.status)
+
+
+def _progress(value: object) -> str:
+    """Cinder's ``progress`` format: an integer percentage from 0% to 100%."""
+    if not isinstance(value, str):
+        raise InvalidInput("progress must be an integer percentage")
+    digits = value[:-1]
+    if not (digits.isascii() and digits.lstrip("-").isdigit() and len(digits) <= 4):
+        raise InvalidInput("progress must be an integer percentage")
+    if not 0 <= int(digits) <= 100 or value[-1] != "%":
+        raise InvalidInput("progress must be an integer percentage between 0 and 100")
+    return value

@@ -299,6 +299,21 @@ transfers = Table(
 # [groups]
 
 # [manage]
+# A call to a volume service made of a cast and this row (``api/backend_call.py``): the
+# service writes its answer here, the API reads it and removes the row.
+backend_calls = Table(
+    "backend_calls",
+    metadata,
+    Column("id", String(36), primary_key=True),
+    Column("backend", String(255), nullable=False),  # host@backend
+    Column("method", String(64), nullable=False),
+    Column("result", JSON),
+    Column("error_code", Integer),
+    Column("error", Text),
+    Column("created_at", DateTime, nullable=False),
+    Column("finished_at", DateTime),
+    Index("ix_backend_calls_created", "created_at"),
+)
 
 # [migration]
 

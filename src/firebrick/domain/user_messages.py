@@ -5,6 +5,7 @@ from __future__ import annotations
 ACTIONS = {
     "001": "schedule allocate volume",
     "002": "attach volume",
+    "006": "unmanage volume",
     "007": "extend volume",
     "008": "create volume from backend storage",
     "009": "create snapshot",

@@ -22,6 +22,11 @@ BINARY = "cinder-scheduler"
 NO_VALID_BACKEND = "VOLUME_VOLUME_001_003"
 MAX_PLACEMENT_TRIES = 5
 UNKNOWN_ERROR = "VOLUME_VOLUME_001_001"
+# The request sent again for a volume stuck in each status (managing: volume/manage.py).
+RESENT = {
+    statuses.CREATING: "create_volume", statuses.DELETING: "delete_volume",
+    "managing": "manage_existing", "unmanaging": "unmanage_volume",
+}  # fmt: skip
 
 
 def explain(error: NoValidBackend) -> str:
@@ -90,7 +95,7 @@ class SchedulerManager:
                 LOG.exception("Reconciling stuck volumes failed")
 
     def reconcile(self) -> int:
-        """Send again the request of every volume stuck in creating/deleting; how many.
+        """Send again the request of every volume stuck in a transitional status; how many.
 
         A request can be lost between a commit and its cast (a process killed between
         the two, a broker that refused the message); every handler is idempotent, so
@@ -99,12 +104,14 @@ class SchedulerManager:
         """
         before = volumes.now() - timedelta(seconds=self.stuck_after)
         with self.db.read() as conn:
-            pending = recovery.stale(conn, [statuses.CREATING, statuses.DELETING], before)
+            pending = recovery.stale(conn, [*RESENT], before)
             live = self._live_backends(conn) if pending else set()
         sent = 0
         for item in pending:
             backend = item.host.split("#", 1)[0] if item.host else None
-            if backend is not None and backend not in live:
+            if (backend is not None and backend not in live) or (
+                backend is None and item.status != statuses.CREATING
+            ):
                 continue
             with self.db.write() as conn:
                 # Touching the row restarts its clock, so a slow consumer is not flooded.
@@ -115,10 +122,8 @@ class SchedulerManager:
             payload = {"volume_id": item.volume_id}
             if backend is None:
                 self._cast(SCHEDULER_TOPIC, "create_volume", payload)
-            elif item.status == statuses.CREATING:
-                self._cast(volume_topic(backend), "create_volume", payload)
             else:
-                self._cast(volume_topic(backend), "delete_volume", payload)
+                self._cast(volume_topic(backend), RESENT[item.status], payload)
             sent += 1
         return sent
 

@@ -11,7 +11,7 @@ from typing import Any
 from taskflow import engines
 from taskflow.persistence import models
 
-from firebrick.db import quotas, recovery, services, snapshots, volumes
+from firebrick.db import manageable, quotas, services, snapshots, volumes
 from firebrick.db.engine import Database
 from firebrick.domain import quota, statuses
 from firebrick.domain.errors import VolumeNotFound
@@ -25,6 +25,8 @@ from firebrick.volume.extend import ExtendWorker
 from firebrick.volume.flow_log import FlowLogger
 from firebrick.volume.flows import create_volume
 from firebrick.volume.flows.storage import PassThroughBackend
+from firebrick.volume.manage import REQUESTS as MANAGE_REQUESTS
+from firebrick.volume.manage import ManageWorker
 from firebrick.volume.snapshots import SnapshotWorker
 
 LOG = logging.getLogger("firebrick.volume")
@@ -70,6 +72,7 @@ class VolumeManager:
         self.extender = ExtendWorker(db, driver, notifier, backend)
         self.target = target
         self.attacher = AttachWorker(db, driver, target, notifier, backend) if target else None
+        self.manage = ManageWorker(db, driver, notifier, backend)
         self._stop = threading.Event()
         self._reporter: threading.Thread | None = None
 
@@ -138,15 +141,25 @@ class VolumeManager:
             )
 
     def _remove_orphans(self) -> None:
-        """Delete storage that no volume of this backend owns.
+        """Delete storage this backend made for volumes that now live elsewhere.
 
-        A create that was rescheduled away, or a delete interrupted between the driver and
-        the database, can leave a volume's storage behind; at start nothing is in flight
-        on this backend, so what no volume row claims is garbage.
+        A create that was rescheduled away (or moved by a cleanup) can leave a volume's
+        storage behind; at start nothing is in flight on this backend, so storage of a
+        volume whose row names another backend, or none, is garbage. Storage no row claims
+        at all is *kept*: it may be an unmanaged volume or an operator's file waiting to
+        be managed, and deleting it would destroy data nobody asked to delete.
         """
+        found = self.driver.volume_ids()
         with self.db.read() as conn:
-            owned = {p.volume_id for p in recovery.on_backend(conn, self.backend)}
-        for volume_id in self.driver.volume_ids() - owned:
+            hosts = manageable.hosts_of(conn, found)
+        ours = f"{self.backend}#"
+        unclaimed = sorted(found - set(hosts))
+        if unclaimed:
+            LOG.info("Backend %s: keeping storage no volume claims (unmanaged, or not managed "
+                     "yet): %s", self.backend, ", ".join(unclaimed))  # fmt: skip
+        for volume_id, host in sorted(hosts.items()):
+            if host is not None and (host.startswith(ours) or host == self.backend):
+                continue
             LOG.warning("Backend %s: removing orphaned storage of volume %s", self.backend,
                         volume_id)  # fmt: skip
             orphan = Volume(id=volume_id, project_id="", user_id="", size=0, status="deleting",
@@ -167,6 +180,9 @@ class VolumeManager:
         for volume_id in deleting:
             LOG.info("Volume %s: resuming interrupted delete", volume_id)
             cast_or_defer(self.bus, self.topic, "delete_volume", {"volume_id": volume_id})
+        for method, payload in self.manage.pending():
+            LOG.info("Resuming interrupted %s of %s", method, next(iter(payload.values())))
+            cast_or_defer(self.bus, self.topic, method, payload)
 
     # Requests -------------------------------------------------------------------------
 
@@ -194,6 +210,8 @@ class VolumeManager:
         # [groups]
 
         # [manage]
+        elif method in MANAGE_REQUESTS:
+            self.manage.handle(method, payload)
 
         # [migration]
 

@@ -103,6 +103,9 @@ def _metadata_ops(collection: str) -> dict[tuple[str, str], Op]:
     }
 
 
+# [manage] (its module needs Op, defined above)
+from firebrick.api.openapi.manage import MANAGE_OPERATIONS  # noqa: E402
+
 OPERATIONS: Final[dict[tuple[str, str], Op]] = {
     # volumes
     ("GET", "/volumes"): Op({200: volume_list(VOLUME_SUMMARY_VIEW)},
@@ -248,6 +251,7 @@ OPERATIONS: Final[dict[tuple[str, str], Op]] = {
     # [groups]
 
     # [manage]
+    **MANAGE_OPERATIONS,
 
     # [migration]
 

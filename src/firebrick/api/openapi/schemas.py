@@ -220,6 +220,7 @@ VOLUME_ACTIONS: Final[dict[str, Schema]] = {
         minProperties=1,
     ),
     "os-force_delete": _EMPTY,
+    "os-unmanage": {"description": "Any value; the volume's storage stays."},
     "os-reserve": _EMPTY,
     "os-unreserve": _EMPTY,
     "os-begin_detaching": _EMPTY,
@@ -237,6 +238,12 @@ VOLUME_ACTIONS: Final[dict[str, Schema]] = {
 SNAPSHOT_ACTIONS: Final[dict[str, Schema]] = {
     "os-reset_status": obj({"status": STRING}, ("status",)),
     "os-force_delete": _EMPTY,
+    "os-update_snapshot_status": obj(
+        {"status": STRING, "progress": {"type": ["string", "null"], "pattern": "^[0-9]+%$"}},
+        ("status",),
+        additional=False,
+    ),
+    "os-unmanage": {"description": "Any value; the snapshot's storage stays."},
 }
 
 

@@ -12,6 +12,7 @@ from firebrick.api.routes import (
     extensions,
     hosts,
     limits,
+    manage,
     messages,
     qos_specs,
     quotas,
@@ -36,6 +37,7 @@ ROUTERS: tuple[APIRouter, ...] = (
     # [groups]
 
     # [manage]
+    manage.router,
 
     # [migration]
 

@@ -7,6 +7,7 @@ from fastapi.responses import JSONResponse
 
 from firebrick.api import listing, validation
 from firebrick.api.deps import Call, CallDep, JsonBody
+from firebrick.api.routes import manage as manage_routes
 from firebrick.api.routes.metadata import add_metadata_routes
 from firebrick.api.snapshot_api import SnapshotAPI
 from firebrick.api.views import snapshots as views
@@ -101,6 +102,12 @@ async def snapshot_action(
     elif name == "os-force_delete":
         authorize(c.ctx, "volume_extension:snapshot_admin_actions:force_delete")
         api.delete(c.ctx, snapshot_id, force=True)
+    elif name == "os-update_snapshot_status":
+        authorize(c.ctx, "snapshot_extension:snapshot_actions:update_snapshot_status")
+        api.update_status(c.ctx, snapshot_id, body)
+    elif name == "os-unmanage":
+        authorize(c.ctx, "snapshot_extension:snapshot_unmanage")
+        manage_routes.unmanage_snapshot(request, c.ctx, snapshot_id)
     else:
         api.get(c.ctx, snapshot_id)
         raise Invalid(f"There is no such action: {name}")

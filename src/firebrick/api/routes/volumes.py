@@ -11,6 +11,7 @@ from firebrick.api import listing, validation
 from firebrick.api.deps import Call, CallDep, JsonBody
 from firebrick.api.legacy_attach import LegacyAttach
 from firebrick.api.microversion import APIVersion
+from firebrick.api.routes import manage as manage_routes
 from firebrick.api.routes.metadata import add_metadata_routes
 from firebrick.api.rules import VOLUME_ACTION_RULES
 from firebrick.api.views import volumes as views
@@ -218,6 +219,8 @@ async def volume_action(
     # [groups]
 
     # [manage]
+    elif name == "os-unmanage":
+        manage_routes.unmanage_volume(request, c.ctx, volume_id)
 
     # [migration]
 

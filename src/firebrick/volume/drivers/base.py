@@ -45,3 +45,38 @@ class VolumeDriver(Protocol):
 
     def get_volume_stats(self, allocated_gb: dict[str, float]) -> dict[str, Any]:
         """Backend capabilities with a ``pools`` list, as Cinder drivers report them."""
+
+
+class ExistingStorage(Protocol):
+    """Manage and unmanage of storage a backend already has (Cinder's ``manage_existing``,
+    ``get_manageable_*``, ``unmanage``); ``kind`` is ``volume`` or ``snapshot``.
+
+    ``claimed_by`` names the volume or snapshot that already owns the referenced storage
+    (the caller knows the records); the driver refuses it then.
+    """
+
+    def source_name(self, ref: object) -> str:
+        """The storage ``ref`` names, or the invalid-reference error (400)."""
+
+    def storage_owner(self, name: str) -> tuple[str, str] | None:
+        """(kind, id) when ``name`` is this driver's name for a volume's or snapshot's data."""
+
+    def storage_name(self, kind: str, object_id: str) -> str:
+        """This driver's name for the data of the volume or snapshot ``object_id``."""
+
+    def get_size(self, ref: object, kind: str, claimed_by: str | None) -> int:
+        """Size in GiB, rounded up, of storage that may become a ``kind``; else the error."""
+
+    def manage_existing(self, volume: Volume, ref: object, claimed_by: str | None) -> ModelUpdate:
+        """Make the storage the volume's (repeatable; undone if it fails)."""
+
+    def manage_existing_snapshot(
+        self, snapshot: Snapshot, ref: object, claimed_by: str | None
+    ) -> ModelUpdate:
+        """Make the storage the snapshot's (repeatable; undone if it fails)."""
+
+    def unmanage(self, kind: str, object_id: str) -> str | None:
+        """Let the storage go, unchanged; its name, or None when there is none to keep."""
+
+    def manageable(self, kind: str) -> list[dict[str, Any]]:
+        """Cinder's manageable entries (detail keys) for what could become a ``kind``."""

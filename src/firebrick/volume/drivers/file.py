@@ -256,14 +256,15 @@ class FileDriver:
         return qemu_img.read_header(path).backing_file
 
     def _dependents(self, name: str) -> list[Path]:
+        # Every file, not only ours: an unmanaged image, perhaps renamed, may sit on one of
+        # our frozen files and must neither lose it nor break.
         found = []
-        for prefix in MANAGED:
-            for other in self._names(prefix):
-                try:
-                    if qemu_img.read_header(self.directory / other).backing_file == name:
-                        found.append(self.directory / other)
-                except (OSError, DriverError):
-                    continue
+        for path in (self.directory / n for n in self._names("") if not n.startswith(".")):
+            try:
+                if not path.is_symlink() and qemu_img.read_header(path).backing_file == name:
+                    found.append(path)
+            except (OSError, DriverError):
+                continue
         return found
 
     def _collect(self, name: str | None) -> None:

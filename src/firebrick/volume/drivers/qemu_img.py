@@ -8,12 +8,14 @@ guest cannot make its data look like a qcow2 header that points at another file.
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
 import struct
 import subprocess
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from firebrick.domain.errors import DriverError
 
@@ -50,8 +52,9 @@ def available() -> bool:
     return shutil.which("qemu-img") is not None
 
 
-def run(*args: str, cwd: Path) -> None:
-    """Run ``qemu-img args`` in ``cwd``; a failure becomes a DriverError naming the step."""
+def run(*args: str, cwd: Path) -> str:
+    """Run ``qemu-img args`` in ``cwd``; its output. A failure becomes a DriverError naming
+    the step."""
     env = {"PATH": os.environ.get("PATH", "/usr/bin:/bin"), "LC_ALL": "C"}
     try:
         result = subprocess.run(
@@ -71,6 +74,7 @@ def run(*args: str, cwd: Path) -> None:
         lines = [line for line in result.stderr.strip().splitlines() if line.strip()]
         detail = lines[-1] if lines else f"exit status {result.returncode}"
         raise DriverError(f"qemu-img {args[0]} failed: {detail}")
+    return result.stdout
 
 
 def create(path: Path, size: int, *, backing: str | None = None, thin: bool = True) -> None:
@@ -96,3 +100,23 @@ def rebase(path: Path, backing: str | None) -> None:
     if backing is not None:
         args += ["-F", "qcow2"]
     run(*args, path.name, cwd=path.parent)
+
+
+def rebase_unsafe(path: Path, backing: str) -> None:
+    """Point ``path`` at ``backing`` without copying: only for a backing file that is the
+    same data under a new name."""
+    run("rebase", "-q", "-u", "-f", "qcow2", "-b", backing, "-F", "qcow2", path.name,
+        cwd=path.parent)  # fmt: skip
+
+
+def info(path: Path) -> dict[str, Any]:
+    """``qemu-img info`` of the qcow2 image at ``path`` (the format given, never probed;
+    its backing file is not opened). Fails on an image another qemu process has locked."""
+    output = run("info", "--output=json", "-f", "qcow2", path.name, cwd=path.parent)
+    try:
+        found = json.loads(output)
+    except ValueError:
+        found = None
+    if not isinstance(found, dict):
+        raise DriverError(f"qemu-img info gave no description of {path.name}.")
+    return found
