@@ -104,6 +104,33 @@ RULES: dict[str, str] = {
     # [transfers]
 
     # [groups]
+    "group:group_types:create": ADMIN,
+    "group:group_types:update": ADMIN,
+    "group:group_types:delete": ADMIN,
+    "group:access_group_types_specs": ADMIN,
+    "group:group_types_specs:get": ADMIN,
+    "group:group_types_specs:get_all": ADMIN,
+    "group:group_types_specs:create": ADMIN,
+    "group:group_types_specs:update": ADMIN,
+    "group:group_types_specs:delete": ADMIN,
+    "group:get_all": READER,
+    "group:create": MEMBER,
+    "group:get": READER,
+    "group:update": MEMBER,
+    "group:group_project_attribute": ADMIN,
+    "group:delete": MEMBER,
+    "group:reset_status": ADMIN,
+    "group:enable_replication": MEMBER,
+    "group:disable_replication": MEMBER,
+    "group:failover_replication": MEMBER,
+    "group:list_replication_targets": MEMBER,
+    "group:get_all_group_snapshots": READER,
+    "group:create_group_snapshot": MEMBER,
+    "group:get_group_snapshot": READER,
+    "group:delete_group_snapshot": MEMBER,
+    "group:update_group_snapshot": MEMBER,
+    "group:group_snapshot_project_attribute": ADMIN,
+    "group:reset_group_snapshot_status": ADMIN,
 
     # [manage]
 

@@ -9,6 +9,7 @@ from typing import Any
 
 from sqlalchemy.exc import IntegrityError
 
+from firebrick.api.group_members import group_of_new_volume, refuse_member_delete
 from firebrick.api.listing import ListQuery
 from firebrick.api.validation import VolumeCreateRequest, VolumeUpdateRequest
 from firebrick.config import QuotaDefaults
@@ -193,7 +194,14 @@ class VolumeAPI:
                     "They must be >= original size."
                 )
             volume_type = self._volume_type(conn, req.volume_type, origin)
-            zones = self._zones(conn, req.availability_zone, volume_type, origin)
+            group = (
+                group_of_new_volume(conn, ctx, req.group_id, type_requested=bool(req.volume_type),
+                                    volume_type=volume_type, origin=origin)
+                if req.group_id else None
+            )  # fmt: skip
+            # A volume in a group is placed in the group's zone, on its backend.
+            zone = group.availability_zone if group else req.availability_zone
+            zones = self._zones(conn, zone, volume_type, origin)
             limits = quotas.limits(conn, ctx.project_id, quota.defaults_dict(self.quota_defaults))
             usage = quotas.usage(conn, ctx.project_id, lock=True)
             quota.check_volume_create(size, limits, usage, volume_type.name)
@@ -216,6 +224,7 @@ class VolumeAPI:
                 "replication_status": None,
                 "created_at": stamp,
                 "scheduling_attempts": 0,
+                "group_id": group.id if group else None,
             }
             volumes.insert_volume(conn, values, req.metadata)
             quotas.add_usage(conn, ctx.project_id, quota.volume_deltas(size, volume_type.name))
@@ -249,6 +258,7 @@ class VolumeAPI:
             source_volid=values["source_volid"],  # type: ignore[arg-type]
             multiattach=bool(values["multiattach"]),
             metadata=dict(req.metadata),
+            group_id=group.id if group else None,
         )
 
     # Changing ------------------------------------------------------------------------
@@ -280,6 +290,7 @@ class VolumeAPI:
         """
         with self.db.write() as conn:
             volume = volumes.get(conn, volume_id, None if ctx.is_admin else ctx.project_id)
+            refuse_member_delete(volume)
             if volumes.being_created_from(conn, volume_id):
                 raise InvalidVolume(f"Volume {volume_id} is busy: a copy of it is being made.")
             own_snapshots = snapshots.of_volume(conn, volume_id)
@@ -291,6 +302,8 @@ class VolumeAPI:
                     f"after volume transfer. (volume {volume_id} has snapshots)"
                 )
             deletable_snapshots = {statuses.AVAILABLE, statuses.ERROR}
+            if any(s.group_snapshot_id for s in own_snapshots):
+                raise InvalidVolume("Snapshot(s) of the volume are part of a group snapshot.")
             if any(s.status not in deletable_snapshots for s in own_snapshots):
                 raise InvalidVolume("Snapshot(s) of the volume must be available or error.")
             if any(volumes.being_created_from(conn, s.id) for s in own_snapshots):

@@ -84,6 +84,7 @@ def _to_volume(row: Row[Any], metadata: dict[str, str]) -> Volume:
         metadata=metadata,
         readonly=m["readonly"],
         previous_status=m["previous_status"],
+        group_id=m["group_id"],
     )
 
 
@@ -164,7 +165,7 @@ def _filters(filters: Mapping[str, Any]) -> list[ColumnElement[bool]]:
         elif key == "consumes_quota":
             clauses.append(true() if value in (True, "true", "True") else false())
         elif key == "group_id":
-            clauses.append(true() if value in (None, "", "None") else false())
+            clauses.append(volumes.c.group_id == value)
         elif key in _COLUMNS:
             column = _COLUMNS[key]
             if isinstance(value, (list, tuple)):

@@ -34,6 +34,7 @@ class Volume:
     metadata: dict[str, str] = field(default_factory=dict)
     readonly: bool = False
     previous_status: str | None = None
+    group_id: str | None = None
 
 
 @dataclass
@@ -114,3 +115,4 @@ class Snapshot:
     provider_location: str | None = None
     updated_at: datetime | None = None
     metadata: dict[str, str] = field(default_factory=dict)
+    group_snapshot_id: str | None = None

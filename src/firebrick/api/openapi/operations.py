@@ -6,6 +6,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any, Final
 
+from firebrick.api.openapi import groups as groups_openapi
 from firebrick.api.openapi.schemas import (
     ATTACHMENT_ACTION,
     ATTACHMENT_CREATE,
@@ -232,6 +233,7 @@ OPERATIONS: Final[dict[tuple[str, str], Op]] = {
     # [transfers]
 
     # [groups]
+    **groups_openapi.operations(Op),
 
     # [manage]
 

@@ -4,9 +4,16 @@ from __future__ import annotations
 
 from fastapi import APIRouter
 
+# Each family of routes below adds its import and its routers at its own [anchor].
+# [qos]
+# [transfers]
+# [groups]
 from firebrick.api.routes import (
     admin,
     attachments,
+    group_snapshots,
+    group_types,
+    groups,
     limits,
     messages,
     quotas,
@@ -15,13 +22,6 @@ from firebrick.api.routes import (
     volumes,
     workers,
 )
-
-# Each family of routes below adds its import and its routers at its own [anchor].
-# [qos]
-
-# [transfers]
-
-# [groups]
 
 # [manage]
 
@@ -40,6 +40,7 @@ ROUTERS: tuple[APIRouter, ...] = (
     # [transfers]
 
     # [groups]
+    group_types.router, groups.router, group_snapshots.router,
 
     # [manage]
 
