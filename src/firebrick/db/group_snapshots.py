@@ -28,6 +28,7 @@ def _to_group_snapshot(row: Row[Any]) -> GroupSnapshot:
         id=m["id"], group_id=m["group_id"], project_id=m["project_id"], user_id=m["user_id"],
         status=m["status"], group_type_id=m["group_type_id"], created_at=m["created_at"],
         name=m["name"], description=m["description"], updated_at=m["updated_at"],
+        task_state=m["task_state"],
     )  # fmt: skip
 
 

@@ -56,7 +56,7 @@ def _to_group(row: Row[Any], type_ids: list[str]) -> Group:
         description=m["description"], availability_zone=m["availability_zone"],
         host=m["host"], group_snapshot_id=m["group_snapshot_id"],
         source_group_id=m["source_group_id"], replication_status=m["replication_status"],
-        volume_type_ids=type_ids, updated_at=m["updated_at"],
+        volume_type_ids=type_ids, updated_at=m["updated_at"], task_state=m["task_state"],
     )  # fmt: skip
 
 

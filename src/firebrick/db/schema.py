@@ -256,6 +256,8 @@ groups = Table(
     Column("group_snapshot_id", String(36)),  # created from this group snapshot
     Column("source_group_id", String(36)),  # or as a copy of this group
     Column("replication_status", String(32)),
+    # Recovery journal: set before a copy of a source group starts, cleared when it ends.
+    Column("task_state", String(64)),
     Column("created_at", DateTime, nullable=False),
     Column("updated_at", DateTime),
     Index("ix_groups_project_created", "project_id", "created_at"),
@@ -282,6 +284,8 @@ group_snapshots = Table(
     Column("description", String(255)),
     Column("status", String(32), nullable=False),
     Column("group_type_id", String(36), nullable=False),
+    # Recovery journal: set before the members are taken, cleared when they all are.
+    Column("task_state", String(64)),
     Column("created_at", DateTime, nullable=False),
     Column("updated_at", DateTime),
     Index("ix_group_snapshots_project_created", "project_id", "created_at"),

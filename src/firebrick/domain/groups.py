@@ -65,6 +65,7 @@ class Group:
     replication_status: str | None = None
     volume_type_ids: list[str] = field(default_factory=list)
     updated_at: datetime | None = None
+    task_state: str | None = None  # the recovery journal
 
     @property
     def backend(self) -> str | None:
@@ -84,6 +85,7 @@ class GroupSnapshot:
     name: str | None = None
     description: str | None = None
     updated_at: datetime | None = None
+    task_state: str | None = None  # the recovery journal
 
 
 # Errors, with Cinder's messages ------------------------------------------------------

@@ -172,7 +172,7 @@ class GroupScheduling:
                     continue
             LOG.warning("Group %s: no progress in %s; sending its request again",
                         group.id, group.status)  # fmt: skip
-            payload = {"group_id": group.id, "resume": True}
+            payload = {"group_id": group.id}
             if backend is None:
                 cast_or_defer(self.bus, SCHEDULER_TOPIC, "create_group", payload)
             else:
@@ -194,7 +194,7 @@ class GroupScheduling:
             LOG.warning("Group snapshot %s: no progress in %s; sending its request again",
                         group_snapshot.id, group_snapshot.status)  # fmt: skip
             cast_or_defer(self.bus, volume_topic(backend), method,
-                          {"group_snapshot_id": group_snapshot.id, "resume": True})  # fmt: skip
+                          {"group_snapshot_id": group_snapshot.id})  # fmt: skip
             sent += 1
         return sent
 

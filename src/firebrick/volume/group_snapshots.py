@@ -26,6 +26,7 @@ from firebrick.volume.snapshots import SnapshotWorker
 LOG = logging.getLogger("firebrick.volume")
 
 GROUP_SNAPSHOT_CREATE_FAILED = "VOLUME_GROUP_104_013"
+TAKING = "taking_members"  # the journal: the members are being taken
 GROUP_SNAPSHOT_DELETE_FAILED = "VOLUME_GROUP_105_014"
 
 
@@ -64,13 +65,18 @@ class GroupSnapshotWorker:
 
     # Create ----------------------------------------------------------------------------
 
-    def create(self, group_snapshot_id: str, *, resume: bool = False) -> None:
+    def create(self, group_snapshot_id: str) -> None:
         loaded = self._load(group_snapshot_id, domain.CREATING)
         if loaded is None:
             return
         group_snapshot, members = loaded
         self._notify(group_snapshot, "create.start", members)
-        if resume:
+        interrupted = group_snapshot.task_state == TAKING
+        if not interrupted:
+            with self.db.write() as conn:
+                group_snapshots.update_group_snapshot(conn, group_snapshot.id,
+                                                      {"task_state": TAKING})  # fmt: skip
+        else:
             # An interrupted run may have snapshotted some members and not the others:
             # complete what the driver half did (its calls resume), drop what is complete,
             # and take every member again together.
@@ -124,8 +130,9 @@ class GroupSnapshotWorker:
                     }
                 snapshots.update(conn, snapshot.id, values, expected_status=statuses.CREATING)
             done = group_snapshots.update_group_snapshot(
-                conn, group_snapshot.id, {"status": status}, expected_status=domain.CREATING
-            )
+                conn, group_snapshot.id, {"status": status, "task_state": None},
+                expected_status=domain.CREATING,
+            )  # fmt: skip
             if done and failures:
                 detail = "; ".join(f"snapshot {sid}: {why}" for sid, why in failures.items())
                 messages.add(conn, project_id=group_snapshot.project_id,
@@ -192,6 +199,5 @@ class GroupSnapshotWorker:
             method = "create_group_snapshot" if group_snapshot.status == domain.CREATING \
                 else "delete_group_snapshot"  # fmt: skip
             LOG.info("Group snapshot %s: resuming interrupted %s", group_snapshot.id, method)
-            found.append({"method": method, "group_snapshot_id": group_snapshot.id,
-                          "resume": True})  # fmt: skip
+            found.append({"method": method, "group_snapshot_id": group_snapshot.id})
         return found

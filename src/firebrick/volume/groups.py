@@ -32,6 +32,7 @@ LOG = logging.getLogger("firebrick.volume")
 
 GROUP_CREATE_FAILED = "VOLUME_GROUP_101_012"
 GROUP_DELETE_FAILED = "VOLUME_GROUP_102_001"
+COPYING = "copying_members"  # the journal: the members are being made from the source
 
 OnlyOnce = Callable[[str], AbstractContextManager[bool]]
 
@@ -67,12 +68,11 @@ class GroupWorker:
         if method in ("create_group_snapshot", "delete_group_snapshot"):
             with self.only_once(payload["group_snapshot_id"]) as first:
                 if first and method == "create_group_snapshot":
-                    self.group_snapshots.create(payload["group_snapshot_id"],
-                                                resume=bool(payload.get("resume")))  # fmt: skip
+                    self.group_snapshots.create(payload["group_snapshot_id"])
                 elif first:
                     self.group_snapshots.delete(payload["group_snapshot_id"])
             return True
-        work: dict[str, Callable[[str, bool], None]] = {
+        work: dict[str, Callable[[str], None]] = {
             "create_group": self.create_group,
             "create_group_from_src": self.create_from_src,
             "update_group": self.update_group,
@@ -82,7 +82,7 @@ class GroupWorker:
             return False
         with self.only_once(payload["group_id"]) as first:
             if first:
-                work[method](payload["group_id"], bool(payload.get("resume")))
+                work[method](payload["group_id"])
         return True
 
     def _notify(self, group: Group, suffix: str, members: list[Volume] | None = None) -> None:
@@ -100,7 +100,7 @@ class GroupWorker:
 
     # Create, update --------------------------------------------------------------------
 
-    def create_group(self, group_id: str, _resume: bool = False) -> None:
+    def create_group(self, group_id: str) -> None:
         group = self._find(group_id, domain.CREATING)
         if group is None:
             return
@@ -117,7 +117,7 @@ class GroupWorker:
             group.status = domain.AVAILABLE
             self._notify(group, "create.end")
 
-    def update_group(self, group_id: str, _resume: bool = False) -> None:
+    def update_group(self, group_id: str) -> None:
         """The API already moved the members (under the group's status ``updating``)."""
         group = self._find(group_id, domain.UPDATING)
         if group is None:
@@ -141,7 +141,7 @@ class GroupWorker:
 
     # Create from a source --------------------------------------------------------------
 
-    def create_from_src(self, group_id: str, resume: bool = False) -> None:
+    def create_from_src(self, group_id: str) -> None:
         group = self._find(group_id, domain.CREATING)
         if group is None:
             return
@@ -150,7 +150,11 @@ class GroupWorker:
                        if v.status == statuses.CREATING]  # fmt: skip
             sources = {v.id: _source(conn, v) for v in members}
         self._notify(group, "create.start", members)
-        if resume and group.source_group_id:
+        interrupted = group.task_state == COPYING
+        if not interrupted:
+            with self.db.write() as conn:
+                groups.update_group(conn, group.id, {"task_state": COPYING})
+        if interrupted and group.source_group_id:
             # Clones of a source group are made together; an interrupted run may have made
             # some of them earlier than the others, so what it left is made again (the
             # first pass completes what the driver had half done: its calls resume).
@@ -197,7 +201,7 @@ class GroupWorker:
                     "bootable": bool(parent and parent.bootable),
                 }, expected={"status": statuses.CREATING})  # fmt: skip
             status = domain.ERROR if failures else domain.AVAILABLE
-            groups.update_group(conn, group.id, {"status": status},
+            groups.update_group(conn, group.id, {"status": status, "task_state": None},
                                 expected_status=domain.CREATING)  # fmt: skip
             if failures:
                 detail = "; ".join(f"volume {vid}: {why}" for vid, why in failures.items())
@@ -215,7 +219,7 @@ class GroupWorker:
 
     # Delete ----------------------------------------------------------------------------
 
-    def delete_group(self, group_id: str, _resume: bool = False) -> None:
+    def delete_group(self, group_id: str) -> None:
         group = self._find(group_id, domain.DELETING)
         if group is None:
             return
@@ -265,7 +269,7 @@ class GroupWorker:
                 else "create_group",
             )  # fmt: skip
             LOG.info("Group %s: resuming interrupted %s", group.id, method)
-            cast_or_defer(self.bus, topic, method, {"group_id": group.id, "resume": True})
+            cast_or_defer(self.bus, topic, method, {"group_id": group.id})
         for payload in self.group_snapshots.unfinished():
             cast_or_defer(self.bus, topic, payload.pop("method"), payload)
 
