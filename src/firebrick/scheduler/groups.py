@@ -22,7 +22,6 @@ from firebrick.domain import groups as domain
 from firebrick.domain.errors import NoValidBackend
 from firebrick.domain.groups import Group, GroupType
 from firebrick.domain.model import PoolState, RequestSpec, RetryInfo, VolumeType
-from firebrick.notifier import Notifier
 from firebrick.rpc.bus import SCHEDULER_TOPIC, Bus, cast_or_defer, volume_topic
 from firebrick.scheduler.filter_scheduler import FilterScheduler
 
@@ -89,16 +88,12 @@ class GroupScheduling:
         self,
         db: Database,
         bus: Bus,
-        notifier: Notifier,
         scheduler: FilterScheduler,
-        host: str,
         live_backends: LiveBackends,
     ) -> None:
         self.db = db
         self.bus = bus
-        self.notifier = notifier
         self.scheduler = scheduler
-        self.host = host
         self.live_backends = live_backends
 
     def create_group(self, payload: dict[str, Any]) -> None:
@@ -136,12 +131,6 @@ class GroupScheduling:
                     conn, project_id=group.project_id, event_id=GROUP_NO_VALID_BACKEND,
                     resource_uuid=group.id, resource_type="GROUP", detail=detail,
                 )  # fmt: skip
-        self.notifier.emit(
-            f"scheduler.{self.host}", "scheduler.create_group",
-            {"group_id": group.id, "state": "error", "method": "create_group",
-             "reason": error.message},
-            priority="ERROR",
-        )  # fmt: skip
 
     # Recovery ------------------------------------------------------------------------
 

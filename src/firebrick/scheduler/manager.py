@@ -58,7 +58,7 @@ class SchedulerManager:
         self.stuck_after = stuck_after
         self.reconcile_interval = reconcile_interval
         self._stop = threading.Event()
-        self.groups = GroupScheduling(db, bus, notifier, scheduler, host, self._live_backends)
+        self.groups = GroupScheduling(db, bus, scheduler, self._live_backends)
 
     def start(self) -> None:
         self._heartbeat()
