@@ -80,8 +80,10 @@ class GroupAPI:
     def project_scope(self, ctx: RequestContext) -> str | None:
         return None if ctx.is_admin else ctx.project_id
 
-    def _group(self, conn: Connection, ctx: RequestContext, group_id: str) -> Group:
-        group = groups.get(conn, group_id, self.project_scope(ctx))
+    def _group(
+        self, conn: Connection, ctx: RequestContext, group_id: str, *, lock: bool = False
+    ) -> Group:
+        group = groups.get(conn, group_id, self.project_scope(ctx), lock=lock)
         if group_types.is_reserved(conn, group.group_type_id):
             raise reserved_type_refused(group.group_type_id)
         return group
@@ -162,7 +164,7 @@ class GroupAPI:
         if both:
             raise InvalidVolume(f"UUIDs {both} are in both add and remove volume list.")
         with self.db.write() as conn:
-            group = self._group(conn, ctx, group_id)
+            group = self._group(conn, ctx, group_id, lock=True)
             name = None if name == group.name else name
             description = None if description == group.description else description
             current = groups.members(conn, group.id)
@@ -230,7 +232,7 @@ class GroupAPI:
         spec = validate("group_delete", payload)["delete"]
         delete_volumes = parse_bool(spec.get("delete-volumes", False))
         with self.db.write() as conn:
-            group = self._group(conn, ctx, group_id)
+            group = self._group(conn, ctx, group_id, lock=True)
             current = groups.members(conn, group.id)
             if current and not delete_volumes:
                 if group.host is not None and group.status not in (domain.AVAILABLE,

@@ -33,7 +33,7 @@ def group_of_new_volume(
     origin: Volume | None,
 ) -> Group:
     """The group a volume is created into, once Cinder's checks pass."""
-    group = groups.get(conn, group_id, None if ctx.is_admin else ctx.project_id)
+    group = groups.get(conn, group_id, None if ctx.is_admin else ctx.project_id, lock=True)
     if not type_requested:
         raise InvalidInput("volume_type must be provided when creating a volume in a group.")
     if volume_type.id not in group.volume_type_ids:

@@ -75,7 +75,7 @@ class GroupSnapshotAPI:
         group_snapshot_id = str(uuid.uuid4())
         stamp = volumes.now()
         with self.db.write() as conn:
-            group = groups.get(conn, spec["group_id"], self._project(ctx))
+            group = groups.get(conn, spec["group_id"], self._project(ctx), lock=True)
             if group_types.is_reserved(conn, group.group_type_id):
                 raise reserved_type_refused(group.group_type_id, snapshots=True)
             if group.status not in (domain.AVAILABLE, domain.IN_USE) or group.backend is None:

@@ -69,11 +69,20 @@ def insert_group(conn: Connection, values: Mapping[str, Any], volume_type_ids: l
     )  # fmt: skip
 
 
-def get(conn: Connection, group_id: str, project_id: str | None = None) -> Group:
-    """The group, or GroupNotFound (also when it belongs to another project)."""
+def get(
+    conn: Connection, group_id: str, project_id: str | None = None, *, lock: bool = False
+) -> Group:
+    """The group, or GroupNotFound (also when it belongs to another project).
+
+    ``lock``: its row stays locked until the transaction ends (PostgreSQL; SQLite's write
+    transaction holds the whole database), so that membership changes, deletes, group
+    snapshots and new members of one group happen one after another.
+    """
     query = select(groups).where(groups.c.id == group_id)
     if project_id is not None:
         query = query.where(groups.c.project_id == project_id)
+    if lock:
+        query = query.with_for_update()
     row = conn.execute(query).first()
     if row is None:
         raise GroupNotFound(group_id)
