@@ -161,7 +161,7 @@ def build_api(config: Config, db: Database, bus: Bus, notifier: Notifier) -> Any
         db=db, bus=bus, notifier=notifier, host=config.host, scheduler=scheduler,
         quota_defaults=config.quotas,
     )  # fmt: skip
-    return create_app(
+    app = create_app(
         volume_api=volume_api,
         snapshot_api=snapshot_api,
         volume_actions=volume_actions,
@@ -178,6 +178,8 @@ def build_api(config: Config, db: Database, bus: Bus, notifier: Notifier) -> Any
         if config.auth_strategy == "keystone"
         else None,
     )
+    app.state.default_group_type = config.default_group_type  # GET /group_types/default
+    return app
 
 
 def all_in_one(config: Config) -> Services:

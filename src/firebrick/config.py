@@ -39,6 +39,7 @@ class QuotaDefaults:
     snapshots: int = 10
     gigabytes: int = 1000
     per_volume_gigabytes: int = -1
+    groups: int = 10
 
 
 @dataclass(frozen=True)
@@ -72,6 +73,8 @@ class Config:
     keystone_authtoken: dict[str, str] = field(default_factory=dict)
     # [oslo_policy] policy_file: the operator's overrides of Cinder's policy defaults.
     policy_file: Path | None = None
+    # The group type GET /group_types/default answers (Cinder's default_group_type).
+    default_group_type: str | None = None
 
     @property
     def notifications_path(self) -> Path:
@@ -157,6 +160,7 @@ def load(path: str | Path | None = None) -> Config:
             snapshots=int(opt("quota_snapshots", "10")),
             gigabytes=int(opt("quota_gigabytes", "1000")),
             per_volume_gigabytes=int(opt("per_volume_size_limit", "-1")),
+            groups=int(opt("quota_groups", "10")),
         ),
         backends=backends,
         log_dir=Path(opt("log_dir", str(state_path / "log"))).expanduser().absolute(),
@@ -166,6 +170,7 @@ def load(path: str | Path | None = None) -> Config:
         public_endpoint=defaults.get("public_endpoint") or None,
         keystone_authtoken=keystone,
         policy_file=policy_file,
+        default_group_type=defaults.get("default_group_type") or None,
     )
 
 

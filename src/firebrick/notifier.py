@@ -15,6 +15,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from firebrick.domain.groups import Group, GroupSnapshot
 from firebrick.domain.model import Snapshot, Volume
 
 LOG = logging.getLogger("firebrick.notifications")
@@ -97,6 +98,38 @@ def snapshot_usage(
         "status": snapshot.status,
         "deleted": "",
         "metadata": str(snapshot.metadata),
+    }
+    payload.update(extra)
+    return payload
+
+
+def group_usage(group: Group, **extra: Any) -> dict[str, Any]:
+    """Cinder's ``_usage_from_group`` payload."""
+    payload: dict[str, Any] = {
+        "tenant_id": group.project_id,
+        "user_id": group.user_id,
+        "availability_zone": group.availability_zone,
+        "group_id": group.id,
+        "group_type": group.group_type_id,
+        "name": group.name,
+        "created_at": _iso(group.created_at),
+        "status": group.status,
+    }
+    payload.update(extra)
+    return payload
+
+
+def group_snapshot_usage(group_snapshot: GroupSnapshot, **extra: Any) -> dict[str, Any]:
+    """Cinder's ``_usage_from_group_snapshot`` payload."""
+    payload: dict[str, Any] = {
+        "tenant_id": group_snapshot.project_id,
+        "user_id": group_snapshot.user_id,
+        "group_snapshot_id": group_snapshot.id,
+        "name": group_snapshot.name,
+        "group_id": group_snapshot.group_id,
+        "group_type": group_snapshot.group_type_id,
+        "created_at": _iso(group_snapshot.created_at),
+        "status": group_snapshot.status,
     }
     payload.update(extra)
     return payload

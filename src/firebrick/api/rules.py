@@ -114,6 +114,32 @@ ROUTE_RULES: Final[dict[tuple[str, str], str]] = {
     ("POST", "/volume-transfers/{transfer_id}/accept"): "volume:accept_transfer",
 
     # [groups]
+    # Cinder checks no policy to read group types: IN_ROUTE, and the route checks nothing.
+    ("GET", "/group_types"): IN_ROUTE,
+    ("GET", "/group_types/{group_type_id}"): IN_ROUTE,
+    ("POST", "/group_types"): "group:group_types:create",
+    ("PUT", "/group_types/{group_type_id}"): "group:group_types:update",
+    ("DELETE", "/group_types/{group_type_id}"): "group:group_types:delete",
+    ("GET", "/group_types/{group_type_id}/group_specs"): "group:group_types_specs:get_all",
+    ("POST", "/group_types/{group_type_id}/group_specs"): "group:group_types_specs:create",
+    ("GET", "/group_types/{group_type_id}/group_specs/{spec_id}"): "group:group_types_specs:get",
+    ("PUT", "/group_types/{group_type_id}/group_specs/{spec_id}"):
+        "group:group_types_specs:update",
+    ("DELETE", "/group_types/{group_type_id}/group_specs/{spec_id}"):
+        "group:group_types_specs:delete",
+    ("GET", "/groups"): "group:get_all",
+    ("GET", "/groups/detail"): "group:get_all",
+    ("POST", "/groups"): "group:create",
+    ("POST", "/groups/action"): "group:create",
+    ("GET", "/groups/{group_id}"): "group:get",
+    ("PUT", "/groups/{group_id}"): "group:update",
+    ("POST", "/groups/{group_id}/action"): IN_ROUTE,  # routes/groups.GROUP_ACTION_RULES
+    ("GET", "/group_snapshots"): "group:get_all_group_snapshots",
+    ("GET", "/group_snapshots/detail"): "group:get_all_group_snapshots",
+    ("POST", "/group_snapshots"): "group:create_group_snapshot",
+    ("GET", "/group_snapshots/{group_snapshot_id}"): "group:get_group_snapshot",
+    ("DELETE", "/group_snapshots/{group_snapshot_id}"): "group:delete_group_snapshot",
+    ("POST", "/group_snapshots/{group_snapshot_id}/action"): IN_ROUTE,
 
     # [manage]
     ("POST", "/os-volume-manage"): "volume_extension:volume_manage",

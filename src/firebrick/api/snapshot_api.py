@@ -7,6 +7,7 @@ from dataclasses import dataclass
 
 from sqlalchemy.exc import IntegrityError
 
+from firebrick.api.group_members import refuse_group_snapshot_member_delete
 from firebrick.api.listing import ListQuery
 from firebrick.api.microversion import APIVersion
 from firebrick.api.validation import SnapshotCreateRequest, VolumeUpdateRequest
@@ -175,6 +176,7 @@ class SnapshotAPI:
         with self.db.write() as conn:
             snapshot = snapshots.get(conn, snapshot_id, self._project(ctx))
             services.assert_not_frozen(conn, volumes.get(conn, snapshot.volume_id).host)
+            refuse_group_snapshot_member_delete(snapshot, force=force)
             if volumes.being_created_from(conn, snapshot_id):
                 raise InvalidSnapshot(
                     f"Snapshot {snapshot_id} is busy: a volume is being created from it."

@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from firebrick.api import volume_keys
+from firebrick.api.group_members import refuse_member_retype
 from firebrick.api.microversion import APIVersion
 from firebrick.api.validation import DB_MAX_INT
 from firebrick.context import RequestContext
@@ -153,6 +154,7 @@ class VolumeActions:
                 raise InvalidVolume(
                     f"Volume status must be available or in-use, not {volume.status}."
                 )
+            refuse_member_retype(volume)
             new_type = types.get(conn, body["new_type"])
             if new_type.id == volume.volume_type_id:
                 raise InvalidInput("Retype requires a different type than the current one.")

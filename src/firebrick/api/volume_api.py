@@ -10,6 +10,7 @@ from typing import Any
 from sqlalchemy.exc import IntegrityError
 
 from firebrick.api import volume_keys
+from firebrick.api.group_members import group_of_new_volume, refuse_member_delete
 from firebrick.api.listing import ListQuery
 from firebrick.api.validation import VolumeCreateRequest, VolumeUpdateRequest
 from firebrick.config import QuotaDefaults
@@ -198,7 +199,14 @@ class VolumeAPI:
                     "They must be >= original size."
                 )
             volume_type = self._volume_type(conn, ctx, req.volume_type, origin)
-            zones = self._zones(conn, req.availability_zone, volume_type, origin)
+            group = (
+                group_of_new_volume(conn, ctx, req.group_id, type_requested=bool(req.volume_type),
+                                    volume_type=volume_type, origin=origin)
+                if req.group_id else None
+            )  # fmt: skip
+            # A volume in a group is placed in the group's zone, on its backend.
+            zone = group.availability_zone if group else req.availability_zone
+            zones = self._zones(conn, zone, volume_type, origin)
             multiattach = volume_type.extra_specs.get("multiattach", "").lower() == "<is> true"
             key = volume_keys.plan(conn, volume_type, origin, multiattach)
             limits = quotas.limits(conn, ctx.project_id, quota.defaults_dict(self.quota_defaults))
@@ -223,6 +231,7 @@ class VolumeAPI:
                 "replication_status": None,
                 "created_at": stamp,
                 "scheduling_attempts": 0,
+                "group_id": group.id if group else None,
             }
             volumes.insert_volume(conn, values, req.metadata)
             if key is not None:
@@ -259,6 +268,7 @@ class VolumeAPI:
             multiattach=multiattach,
             metadata=dict(req.metadata),
             encryption_key_id=key.key_id if key else None,
+            group_id=group.id if group else None,
         )
 
     # Changing ------------------------------------------------------------------------
@@ -291,6 +301,7 @@ class VolumeAPI:
         with self.db.write() as conn:
             volume = volumes.get(conn, volume_id, None if ctx.is_admin else ctx.project_id)
             services.assert_not_frozen(conn, volume.host)
+            refuse_member_delete(volume)
             if volumes.being_created_from(conn, volume_id):
                 raise InvalidVolume(f"Volume {volume_id} is busy: a copy of it is being made.")
             own_snapshots = snapshots.of_volume(conn, volume_id)
@@ -302,6 +313,8 @@ class VolumeAPI:
                     f"after volume transfer. (volume {volume_id} has snapshots)"
                 )
             deletable_snapshots = {statuses.AVAILABLE, statuses.ERROR}
+            if any(s.group_snapshot_id for s in own_snapshots):
+                raise InvalidVolume("Snapshot(s) of the volume are part of a group snapshot.")
             if any(s.status not in deletable_snapshots for s in own_snapshots):
                 raise InvalidVolume("Snapshot(s) of the volume must be available or error.")
             if any(volumes.being_created_from(conn, s.id) for s in own_snapshots):

@@ -73,9 +73,11 @@ volumes = Table(
     Column("updated_at", DateTime),
     Column("launched_at", DateTime),
     Column("scheduled_at", DateTime),
+    Column("group_id", String(36)),  # the generic volume group it belongs to
     Index("ix_volumes_project_created", "project_id", "created_at"),
     Index("ix_volumes_host", "host"),
     Index("ix_volumes_status", "status"),
+    Index("ix_volumes_group", "group_id"),
 )
 
 volume_metadata = Table(
@@ -103,8 +105,10 @@ snapshots = Table(
     Column("provider_location", String(255)),
     Column("created_at", DateTime, nullable=False),
     Column("updated_at", DateTime),
+    Column("group_snapshot_id", String(36)),  # the group snapshot it is a member of
     Index("ix_snapshots_volume", "volume_id"),
     Index("ix_snapshots_project_created", "project_id", "created_at"),
+    Index("ix_snapshots_group_snapshot", "group_snapshot_id"),
 )
 
 snapshot_metadata = Table(
@@ -297,6 +301,76 @@ transfers = Table(
 )  # fmt: skip
 
 # [groups]
+group_types = Table(
+    "group_types",
+    metadata,
+    Column("id", String(36), primary_key=True),
+    Column("name", String(255), nullable=False, unique=True),
+    Column("description", String(255)),
+    Column("is_public", Boolean, nullable=False, default=True),
+    Column("created_at", DateTime, nullable=False),
+    Column("updated_at", DateTime),
+)
+
+group_type_specs = Table(
+    "group_type_specs",
+    metadata,
+    Column("group_type_id", String(36), ForeignKey("group_types.id", ondelete="CASCADE"),
+           primary_key=True),
+    Column("key", String(255), primary_key=True),
+    Column("value", String(255)),  # Cinder accepts null spec values
+)  # fmt: skip
+
+groups = Table(
+    "groups",
+    metadata,
+    Column("id", String(36), primary_key=True),
+    Column("project_id", String(255), nullable=False),
+    Column("user_id", String(255), nullable=False),
+    Column("name", String(255)),
+    Column("description", String(255)),
+    Column("status", String(32), nullable=False),
+    Column("availability_zone", String(255)),
+    Column("group_type_id", String(36), ForeignKey("group_types.id"), nullable=False),
+    Column("host", String(255)),  # host@backend#pool once the scheduler placed it
+    Column("group_snapshot_id", String(36)),  # created from this group snapshot
+    Column("source_group_id", String(36)),  # or as a copy of this group
+    Column("replication_status", String(32)),
+    # Recovery journal: set before a copy of a source group starts, cleared when it ends.
+    Column("task_state", String(64)),
+    Column("created_at", DateTime, nullable=False),
+    Column("updated_at", DateTime),
+    Index("ix_groups_project_created", "project_id", "created_at"),
+    Index("ix_groups_host", "host"),
+)
+
+group_volume_types = Table(
+    "group_volume_types",
+    metadata,
+    Column("group_id", String(36), ForeignKey("groups.id", ondelete="CASCADE"),
+           primary_key=True),
+    Column("volume_type_id", String(36), ForeignKey("volume_types.id"), primary_key=True),
+    Column("position", Integer, nullable=False),  # the order the request named them in
+)  # fmt: skip
+
+group_snapshots = Table(
+    "group_snapshots",
+    metadata,
+    Column("id", String(36), primary_key=True),
+    Column("group_id", String(36), ForeignKey("groups.id"), nullable=False),
+    Column("project_id", String(255), nullable=False),
+    Column("user_id", String(255), nullable=False),
+    Column("name", String(255)),
+    Column("description", String(255)),
+    Column("status", String(32), nullable=False),
+    Column("group_type_id", String(36), nullable=False),
+    # Recovery journal: set before the members are taken, cleared when they all are.
+    Column("task_state", String(64)),
+    Column("created_at", DateTime, nullable=False),
+    Column("updated_at", DateTime),
+    Index("ix_group_snapshots_project_created", "project_id", "created_at"),
+    Index("ix_group_snapshots_group", "group_id"),
+)
 
 # [manage]
 # A call to a volume service made of a cast and this row (``api/backend_call.py``): the

@@ -56,6 +56,7 @@ def _to_snapshot(row: Row[Any], metadata: dict[str, str]) -> Snapshot:
         provider_location=m["provider_location"],
         updated_at=m["updated_at"],
         metadata=metadata,
+        group_snapshot_id=m["group_snapshot_id"],
     )
 
 

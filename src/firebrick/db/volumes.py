@@ -85,6 +85,7 @@ def _to_volume(row: Row[Any], metadata: dict[str, str]) -> Volume:
         readonly=m["readonly"],
         previous_status=m["previous_status"],
         encryption_key_id=m["encryption_key_id"],
+        group_id=m["group_id"],
     )
 
 
@@ -165,7 +166,7 @@ def _filters(filters: Mapping[str, Any]) -> list[ColumnElement[bool]]:
         elif key == "consumes_quota":
             clauses.append(true() if value in (True, "true", "True") else false())
         elif key == "group_id":
-            clauses.append(true() if value in (None, "", "None") else false())
+            clauses.append(volumes.c.group_id == value)
         elif key in _COLUMNS:
             column = _COLUMNS[key]
             if isinstance(value, (list, tuple)):

@@ -35,6 +35,7 @@ class Volume:
     readonly: bool = False
     previous_status: str | None = None
     encryption_key_id: str | None = None  # set for volumes of an encrypted type
+    group_id: str | None = None
 
 
 @dataclass
@@ -115,3 +116,4 @@ class Snapshot:
     provider_location: str | None = None
     updated_at: datetime | None = None
     metadata: dict[str, str] = field(default_factory=dict)
+    group_snapshot_id: str | None = None

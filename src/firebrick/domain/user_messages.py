@@ -10,6 +10,11 @@ ACTIONS = {
     "008": "create volume from backend storage",
     "009": "create snapshot",
     "010": "delete snapshot",
+    # Firebrick's, for groups (Cinder writes no user message about them)
+    "101": "create group",
+    "102": "delete group",
+    "104": "create group snapshot",
+    "105": "delete group snapshot",
 }
 
 DETAILS = {

@@ -7,7 +7,7 @@ import threading
 from datetime import timedelta
 from typing import Any
 
-from firebrick.db import messages, placement, recovery, services, types, volumes
+from firebrick.db import groups, messages, placement, recovery, services, types, volumes
 from firebrick.db.engine import Database
 from firebrick.domain import statuses
 from firebrick.domain.errors import NotFound, NoValidBackend
@@ -15,6 +15,7 @@ from firebrick.domain.model import RequestSpec, RetryInfo, Volume
 from firebrick.notifier import Notifier
 from firebrick.rpc.bus import SCHEDULER_TOPIC, Bus, cast_or_defer, volume_topic
 from firebrick.scheduler.filter_scheduler import FilterScheduler
+from firebrick.scheduler.groups import GroupScheduling
 
 LOG = logging.getLogger("firebrick.scheduler")
 
@@ -62,6 +63,7 @@ class SchedulerManager:
         self.stuck_after = stuck_after
         self.reconcile_interval = reconcile_interval
         self._stop = threading.Event()
+        self.groups = GroupScheduling(db, bus, scheduler, self._live_backends)
 
     def start(self) -> None:
         self._heartbeat()
@@ -106,7 +108,10 @@ class SchedulerManager:
         with self.db.read() as conn:
             pending = recovery.stale(conn, [*RESENT], before)
             live = self._live_backends(conn) if pending else set()
-        sent = 0
+            # Volumes a group's create or delete handles are re-sent with the group.
+            owned = groups.owned_by_group_work(conn) if pending else set()
+        pending = [item for item in pending if item.volume_id not in owned]
+        sent = self.groups.reconcile(self.stuck_after)
         for item in pending:
             backend = item.host.split("#", 1)[0] if item.host else None
             if (backend is not None and backend not in live) or (
@@ -150,8 +155,15 @@ class SchedulerManager:
             if volume.host is None:
                 LOG.info("Volume %s: scheduling request resumed", volume.id)
                 self._cast(SCHEDULER_TOPIC, "create_volume", {"volume_id": volume.id})
+        self.groups.resume_unscheduled()
 
     def handle(self, method: str, payload: dict[str, Any]) -> None:
+        if method == "create_group":
+            try:
+                self.groups.create_group(payload)
+            except Exception:
+                LOG.exception("Group %s: scheduling failed", payload.get("group_id"))
+            return
         if method != "create_volume":
             LOG.error("Scheduler: unknown request %s", method)
             return
@@ -163,8 +175,14 @@ class SchedulerManager:
             self._fail_unexpected(payload["volume_id"], payload.get("request_spec") or {}, exc)
 
     def _request_spec(self, volume: Volume, raw: dict[str, Any]) -> RequestSpec:
+        resource_backend = raw.get("resource_backend")
         with self.db.read() as conn:
             volume_type = types.get(conn, volume.volume_type_id) if volume.volume_type_id else None
+            if volume.group_id is not None:
+                # A group's volumes live on the group's backend (Cinder's resource_backend).
+                group = groups.find(conn, volume.group_id)
+                backend = group.backend if group is not None else None
+                resource_backend = backend or f"group {volume.group_id}, not placed yet"
         zones = raw.get("availability_zones") or (
             [volume.availability_zone] if volume.availability_zone else []
         )
@@ -173,7 +191,7 @@ class SchedulerManager:
             size=volume.size,
             volume_type=volume_type,
             availability_zones=list(zones),
-            resource_backend=raw.get("resource_backend"),
+            resource_backend=resource_backend,
         )
 
     def create_volume(self, payload: dict[str, Any]) -> None:

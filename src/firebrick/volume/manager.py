@@ -11,7 +11,7 @@ from typing import Any
 from taskflow import engines
 from taskflow.persistence import models
 
-from firebrick.db import manageable, quotas, services, snapshots, volumes
+from firebrick.db import groups, manageable, quotas, services, snapshots, volumes
 from firebrick.db.engine import Database
 from firebrick.domain import quota, statuses
 from firebrick.domain.errors import VolumeNotFound
@@ -25,6 +25,8 @@ from firebrick.volume.extend import ExtendWorker
 from firebrick.volume.flow_log import FlowLogger
 from firebrick.volume.flows import create_volume
 from firebrick.volume.flows.storage import PassThroughBackend
+from firebrick.volume.group_snapshots import GroupSnapshotWorker
+from firebrick.volume.groups import GroupWorker
 from firebrick.volume.manage import REQUESTS as MANAGE_REQUESTS
 from firebrick.volume.manage import ManageWorker
 from firebrick.volume.snapshots import SnapshotWorker
@@ -73,6 +75,11 @@ class VolumeManager:
         self.target = target
         self.attacher = AttachWorker(db, driver, target, notifier, backend) if target else None
         self.manage = ManageWorker(db, driver, notifier, backend)
+        self.groups = GroupWorker(
+            db=db, bus=bus, driver=driver, notifier=notifier, backend=backend,
+            delete_volume=self.delete_volume, only_once=self._only_once,
+            group_snapshots=GroupSnapshotWorker(db, driver, notifier, backend, self.snapshots),
+        )  # fmt: skip
         self._stop = threading.Event()
         self._reporter: threading.Thread | None = None
 
@@ -92,6 +99,7 @@ class VolumeManager:
             self.attacher.restore()
         self.bus.consume(self.topic, self.handle, workers=workers)
         self._resume_unfinished()
+        self.groups.resume()
         self._reporter = threading.Thread(
             target=self._report_loop, name=f"report-{self.backend}", daemon=True
         )
@@ -174,10 +182,12 @@ class VolumeManager:
         with self.db.read() as conn:
             creating = volumes.in_status(conn, [statuses.CREATING], self.backend)
             deleting = volumes.in_status(conn, [statuses.DELETING], self.backend)
-        for volume_id in creating:
+            # A group's own create or delete handles its volumes (groups.resume).
+            owned = groups.owned_by_group_work(conn, self.backend)
+        for volume_id in (v for v in creating if v not in owned):
             LOG.info("Volume %s: resuming interrupted create", volume_id)
             cast_or_defer(self.bus, self.topic, "create_volume", {"volume_id": volume_id})
-        for volume_id in deleting:
+        for volume_id in (v for v in deleting if v not in owned):
             LOG.info("Volume %s: resuming interrupted delete", volume_id)
             cast_or_defer(self.bus, self.topic, "delete_volume", {"volume_id": volume_id})
         for method, payload in self.manage.pending():
@@ -208,6 +218,8 @@ class VolumeManager:
         # [transfers]
 
         # [groups]
+        elif self.groups.handle(method, payload):
+            pass
 
         # [manage]
         elif method in MANAGE_REQUESTS:

@@ -6,6 +6,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any, Final
 
+from firebrick.api.openapi import groups as groups_openapi
 from firebrick.api.openapi.operator_schemas import (
     CAPABILITIES_VIEW,
     HOST_BODY,
@@ -249,6 +250,7 @@ OPERATIONS: Final[dict[tuple[str, str], Op]] = {
     **{key: Op(**spec) for key, spec in TRANSFER_OPERATIONS.items()},
 
     # [groups]
+    **groups_openapi.operations(Op),
 
     # [manage]
     **MANAGE_OPERATIONS,

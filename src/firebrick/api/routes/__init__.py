@@ -10,6 +10,9 @@ from firebrick.api.routes import (
     capabilities,
     encryption,
     extensions,
+    group_snapshots,
+    group_types,
+    groups,
     hosts,
     limits,
     manage,
@@ -35,6 +38,7 @@ ROUTERS: tuple[APIRouter, ...] = (
     transfers.router,
 
     # [groups]
+    group_types.router, groups.router, group_snapshots.router,
 
     # [manage]
     manage.router,

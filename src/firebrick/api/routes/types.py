@@ -15,7 +15,7 @@ from firebrick.api.views.types import (
     visible_extra_specs,
     volume_type,
 )
-from firebrick.db import quotas, types, volumes
+from firebrick.db import groups, quotas, types, volumes
 from firebrick.db.engine import Database
 from firebrick.domain.errors import Conflict, Invalid, NotFound
 from firebrick.policy import allowed
@@ -145,7 +145,7 @@ async def delete_type(type_id: str, request: Request, c: CallDep) -> Response:
         found = types.get(conn, type_id)
         if found.name in (types.DEFAULT_TYPE_NAME, request.app.state.default_volume_type):
             raise Invalid("Invalid volume type: Default volume type can not be deleted.")
-        if volumes.uses_type(conn, found.id):
+        if volumes.uses_type(conn, found.id) or groups.uses_volume_type(conn, found.id):
             raise Invalid("Invalid volume type: Target volume type is still in use.")
         types.remove(conn, found.id)
     return Response(status_code=202)

@@ -28,7 +28,7 @@ def snapshot(s: Snapshot, *, version: APIVersion, extended: bool) -> dict[str, A
         "metadata": dict(s.metadata),
     }
     if version >= GROUP_SNAPSHOT:
-        body["group_snapshot_id"] = None
+        body["group_snapshot_id"] = s.group_snapshot_id
     if version >= SNAPSHOT_USER_ID:
         body["user_id"] = s.user_id
     if version >= CONSUMES_QUOTA:

@@ -105,7 +105,7 @@ def detail(
     if is_admin:
         body["migration_status"] = v.migration_status
     if version >= GROUP_VOLUME:
-        body["group_id"] = None
+        body["group_id"] = v.group_id
     if is_admin and version >= PROVIDER_ID:
         body["provider_id"] = None
     if version >= SHARED_TARGETS:

@@ -76,6 +76,8 @@ class FileDriver:
         self.fail_create = backend.get_bool("file_fail_create", False)
         # Test hook: hold every create this long after making the file (crash tests).
         self.create_delay = float(backend.get("file_create_delay") or 0)
+        # Test hook: hold every snapshot and copy this long once made (group crash tests).
+        self.copy_delay = float(backend.get("file_copy_delay") or 0)
         self.volume_format = _choice(backend, "file_volume_format", FORMATS)
         self.configured_method = _choice(backend, "file_clone_method", METHODS)
         if self.configured_method == "qcow2" and self.volume_format != "qcow2":
@@ -372,7 +374,12 @@ class FileDriver:
                 self._new_file(final, size, lambda tmp: self._copy(src, tmp))
         except OSError as exc:
             raise _os_error("clone volume file", exc) from exc
+        self._hold()
         return {"provider_location": final.name}
+
+    def _hold(self) -> None:
+        if self.copy_delay:
+            time.sleep(self.copy_delay)
 
     def _target_size(self, volume: Volume, source: Path) -> int:
         size = volume.size * GiB
@@ -396,6 +403,7 @@ class FileDriver:
                 self._new_file(snap, 0, lambda tmp: self._copy(src, tmp))
         except OSError as exc:
             raise _os_error("create snapshot file", exc) from exc
+        self._hold()
         return {"provider_location": snap.name}
 
     def delete_snapshot(self, snapshot: Snapshot) -> None:
@@ -423,6 +431,7 @@ class FileDriver:
                 self._new_file(final, size, lambda tmp: self._copy(snap, tmp))
         except OSError as exc:
             raise _os_error("create volume from snapshot", exc) from exc
+        self._hold()
         return {"provider_location": final.name}
 
     # Inventory and capacity -----------------------------------------------------------
