@@ -108,6 +108,9 @@ RULES: dict[str, str] = {
     # [manage]
 
     # [migration]
+    "volume_extension:volume_admin_actions:migrate_volume": ADMIN,
+    "volume_extension:volume_admin_actions:migrate_volume_completion": ADMIN,
+    "volume:revert_to_snapshot": MEMBER,
 
     # [images]
 

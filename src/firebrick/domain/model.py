@@ -34,6 +34,13 @@ class Volume:
     metadata: dict[str, str] = field(default_factory=dict)
     readonly: bool = False
     previous_status: str | None = None
+    name_id: str | None = None  # Cinder's _name_id: set once a migration swapped storage
+    use_quota: bool = True  # False for a migration's temporary copy
+
+    @property
+    def storage_id(self) -> str:
+        """The id the volume's storage is named after (Cinder's ``name_id``)."""
+        return self.name_id or self.id
 
 
 @dataclass

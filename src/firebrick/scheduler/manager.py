@@ -15,6 +15,7 @@ from firebrick.domain.model import RequestSpec, RetryInfo, Volume
 from firebrick.notifier import Notifier
 from firebrick.rpc.bus import SCHEDULER_TOPIC, Bus, cast_or_defer, volume_topic
 from firebrick.scheduler.filter_scheduler import FilterScheduler
+from firebrick.scheduler.migration import MigrationScheduler
 
 LOG = logging.getLogger("firebrick.scheduler")
 
@@ -57,6 +58,10 @@ class SchedulerManager:
         self.stuck_after = stuck_after
         self.reconcile_interval = reconcile_interval
         self._stop = threading.Event()
+        self.migrations = MigrationScheduler(
+            host=host, db=db, bus=bus, notifier=notifier, scheduler=scheduler,
+            live_backends=self._live_backends,
+        )  # fmt: skip
 
     def start(self) -> None:
         self._heartbeat()
@@ -86,6 +91,7 @@ class SchedulerManager:
         while not self._stop.wait(self.reconcile_interval):
             try:
                 self.reconcile()
+                self.migrations.reconcile(volumes.now() - timedelta(seconds=self.stuck_after))
             except Exception:
                 LOG.exception("Reconciling stuck volumes failed")
 
@@ -145,6 +151,12 @@ class SchedulerManager:
                 self._cast(SCHEDULER_TOPIC, "create_volume", {"volume_id": volume.id})
 
     def handle(self, method: str, payload: dict[str, Any]) -> None:
+        if method == "migrate_volume":
+            try:
+                self.migrations.place(payload["volume_id"])
+            except Exception:
+                LOG.exception("Volume %s: placing its migration failed", payload.get("volume_id"))
+            return
         if method != "create_volume":
             LOG.error("Scheduler: unknown request %s", method)
             return

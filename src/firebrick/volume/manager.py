@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import logging
 import threading
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from typing import Any
 
@@ -25,6 +25,8 @@ from firebrick.volume.extend import ExtendWorker
 from firebrick.volume.flow_log import FlowLogger
 from firebrick.volume.flows import create_volume
 from firebrick.volume.flows.storage import PassThroughBackend
+from firebrick.volume.migration import MigrationExporter, MigrationWorker
+from firebrick.volume.revert import RevertWorker
 from firebrick.volume.snapshots import SnapshotWorker
 
 LOG = logging.getLogger("firebrick.volume")
@@ -45,6 +47,7 @@ class VolumeManager:
         max_attempts: int,
         report_interval: float,
         target: Target | None = None,
+        peers: Mapping[str, VolumeDriver] | None = None,
     ) -> None:
         self.backend = backend  # host@backend
         self.availability_zone = availability_zone
@@ -69,6 +72,11 @@ class VolumeManager:
         self.snapshots = SnapshotWorker(db, driver, notifier, backend)
         self.extender = ExtendWorker(db, driver, notifier, backend)
         self.attacher = AttachWorker(db, driver, target, notifier, backend) if target else None
+        self.migrations = MigrationWorker(
+            db, bus, driver, notifier, backend, peers if peers is not None else {backend: driver}
+        )
+        self.exporter = MigrationExporter(db, bus, driver, self.attacher, backend)
+        self.reverter = RevertWorker(db, driver, notifier, backend)
         self._stop = threading.Event()
         self._reporter: threading.Thread | None = None
 
@@ -86,6 +94,8 @@ class VolumeManager:
         if self.attacher is not None:
             # Hosts that were attached before a restart find their targets again.
             self.attacher.restore()
+        self.exporter.remove_leftovers()
+        self.migrations.recover()
         self.bus.consume(self.topic, self.handle, workers=workers)
         self._resume_unfinished()
         self._reporter = threading.Thread(
@@ -141,7 +151,7 @@ class VolumeManager:
         on this backend, so what no volume row claims is garbage.
         """
         with self.db.read() as conn:
-            owned = {p.volume_id for p in recovery.on_backend(conn, self.backend)}
+            owned = recovery.storage_on_backend(conn, self.backend)
         for volume_id in self.driver.volume_ids() - owned:
             LOG.warning("Backend %s: removing orphaned storage of volume %s", self.backend,
                         volume_id)  # fmt: skip
@@ -163,6 +173,10 @@ class VolumeManager:
         for volume_id in deleting:
             LOG.info("Volume %s: resuming interrupted delete", volume_id)
             cast_or_defer(self.bus, self.topic, "delete_volume", {"volume_id": volume_id})
+        for volume_id, snapshot_id in self.reverter.unfinished():
+            LOG.info("Volume %s: resuming interrupted revert", volume_id)
+            cast_or_defer(self.bus, self.topic, "revert_to_snapshot",
+                          {"volume_id": volume_id, "snapshot_id": snapshot_id})  # fmt: skip
 
     # Requests -------------------------------------------------------------------------
 
@@ -192,6 +206,16 @@ class VolumeManager:
         # [manage]
 
         # [migration]
+        elif method == "migrate_volume":
+            with self._only_once(f"migration-{payload['volume_id']}") as first:
+                if first:
+                    self.migrations.step(payload["volume_id"])
+        elif method == "migration_export":
+            self.exporter.export(payload["volume_id"])
+        elif method == "migration_unexport":
+            self.exporter.unexport(payload["volume_id"], payload["target_id"])
+        elif method == "revert_to_snapshot":
+            self.reverter.revert(payload["volume_id"], payload["snapshot_id"])
 
         # [images]
 
@@ -280,7 +304,13 @@ class VolumeManager:
             with self.db.write() as conn:
                 volumes.update(conn, volume_id, {"status": statuses.ERROR_DELETING})
             return
-        self.notifier.emit(f"volume.{self.backend}", "volume.delete.start", volume_usage(volume))
+        # A migration's copy counts against no quota and is not announced (as in Cinder).
+        if volume.use_quota:
+            self.notifier.emit(
+                f"volume.{self.backend}", "volume.delete.start", volume_usage(volume)
+            )
+        else:
+            self.exporter.release(volume.id)
         try:
             self.driver.delete_volume(volume)
         except Exception as exc:
@@ -290,14 +320,18 @@ class VolumeManager:
             return
         with self.db.write() as conn:
             volumes.remove(conn, volume_id)
-            quotas.add_usage(
-                conn,
-                volume.project_id,
-                quota.volume_deltas(volume.size, volume.volume_type_name, count=-1),
-            )
+            if volume.use_quota:
+                quotas.add_usage(
+                    conn,
+                    volume.project_id,
+                    quota.volume_deltas(volume.size, volume.volume_type_name, count=-1),
+                )
             if volume.host:
                 services.add_allocation(conn, volume.host, -volume.size)
         LOG.info("Volume %s: deleted from %s", volume_id, self.backend)
-        self.notifier.emit(
-            f"volume.{self.backend}", "volume.delete.end", volume_usage(volume, status="deleted")
-        )
+        if volume.use_quota:
+            self.notifier.emit(
+                f"volume.{self.backend}",
+                "volume.delete.end",
+                volume_usage(volume, status="deleted"),
+            )
