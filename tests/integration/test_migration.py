@@ -536,3 +536,47 @@ def test_sigkill_mid_migration_leaves_nothing_stuck_and_no_orphan(start_service)
         # And it migrates fine now that the service is back.
         assert migrate(api, vol["id"], host=pool_of(svc, "file-2")).status_code == 202
         assert wait_migration(api, vol["id"], timeout=90)["migration_status"] == "success"
+
+
+def test_a_volume_extended_during_its_migration_stays_where_it_is(slow):
+    svc, api = slow
+    vol, written = start_slow_migration(svc, api)
+    resp = api.post(f"/volumes/{vol['id']}/action", json={"os-extend": {"new_size": 2}})
+    assert resp.status_code == 202, resp.text
+    api.wait_for(lambda: show(api, vol["id"])["size"] == 2, "extended")
+    failed = wait_migration(api, vol["id"], ("error", "success"), timeout=60)
+    assert failed["migration_status"] == "error"
+    assert (failed["status"], failed["size"]) == ("available", 2)
+    assert failed["os-vol-host-attr:host"] == pool_of(svc, "file-1")
+    wait_no_copies(api, vol["id"])
+    assert holds(volume_file(svc, failed), written, size=2 * GiB)
+    assert svc.backends["file-2"].volume_files() == set()
+    assert allocations(api) == {pool_of(svc, "file-1"): 2.0, pool_of(svc, "file-2"): 0.0}
+    assert "extended to 2 GiB" in messages_for(api, vol["id"])[0]["user_message"]
+
+
+def test_a_retype_whose_copy_fails_keeps_the_old_type_and_quota(start_service):
+    svc = start_service(
+        backends={"file-1": {"file_capacity_gb": "100"},
+                  "file-2": {"file_capacity_gb": "100", "file_fail_create": "true"}},
+    )  # fmt: skip
+    with svc.client(microversion=MV) as api:
+        old = create_type(api, volume_backend_name="file-1")
+        new = create_type(api, volume_backend_name="file-2")
+        vol = api.create_volume(size=1, volume_type=old["name"])
+        written = write_random(volume_file(svc, vol), seed=17)
+        before = quota_usage(api)
+        resp = api.post(f"/volumes/{vol['id']}/action", json={"os-retype": {
+            "new_type": new["name"], "migration_policy": "on-demand"}})  # fmt: skip
+        assert resp.status_code == 202, resp.text
+        failed = wait_migration(api, vol["id"], ("error",))
+        api.wait_for(lambda: show(api, vol["id"])["status"] == "available", "back")
+        failed = show(api, vol["id"])
+        assert (failed["volume_type"], failed["os-vol-host-attr:host"]) == (
+            old["name"], pool_of(svc, "file-1"),
+        )  # fmt: skip
+        wait_no_copies(api, vol["id"])
+        assert quota_usage(api) == before
+        assert holds(volume_file(svc, failed), written)
+        assert events(svc, "volume.retype", volume_id=vol["id"]) == []
+        assert allocations(api) == {pool_of(svc, "file-1"): 1.0, pool_of(svc, "file-2"): 0.0}

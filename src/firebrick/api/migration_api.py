@@ -16,7 +16,7 @@ from sqlalchemy import Connection
 
 from firebrick.api.microversion import APIVersion
 from firebrick.context import RequestContext
-from firebrick.db import quotas, services, snapshots, volumes
+from firebrick.db import migration_state, quotas, services, snapshots, volumes
 from firebrick.db import volume_migrations as journal
 from firebrick.db.engine import Database
 from firebrick.domain import migration, quota, statuses
@@ -251,8 +251,27 @@ class MigrationAPI:
             )  # fmt: skip
             if found is None or (not aborted and found.phase != migration.ABORTING):
                 raise InvalidVolume("Source volume not mid-migration.")
-        assert found.dest_host is not None
-        # The destination rolls it back, stopping its copy first if one is running.
-        cast_or_defer(self.bus, volume_topic(migration.backend_of(found.dest_host)),
-                      "migrate_volume", {"volume_id": volume.id})  # fmt: skip
+            assert found.dest_host is not None
+            dest = migration.backend_of(found.dest_host)
+            failed = None
+            if dest not in self._live_backends(conn):
+                # Nobody would roll it back now: do it here; the copy's storage goes when
+                # its service is back (it resumes its deletes at start).
+                failed = migration_state.fail(
+                    conn, volume.id, "aborted by an administrator (os-migrate_volume_completion)"
+                )
+        if failed is not None and failed.target is not None:
+            cast_or_defer(self.bus, volume_topic(dest), "delete_volume",
+                          {"volume_id": failed.target.id})  # fmt: skip
+        elif failed is None:
+            # The destination rolls it back, stopping its copy first if one is running.
+            cast_or_defer(self.bus, volume_topic(dest), "migrate_volume",
+                          {"volume_id": volume.id})  # fmt: skip
         return volume.id
+
+    def _live_backends(self, conn: Connection) -> set[str]:
+        return {
+            s.host
+            for s in services.list_services(conn, "cinder-volume")
+            if s.is_up(self.service_down_time)
+        }

@@ -9,6 +9,9 @@ ACTIONS = {
     "008": "create volume from backend storage",
     "009": "create snapshot",
     "010": "delete snapshot",
+    # Firebrick's own: Cinder writes no user message for these.
+    "901": "migrate volume",
+    "902": "revert volume to snapshot",
 }
 
 DETAILS = {

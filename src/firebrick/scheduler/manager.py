@@ -68,6 +68,7 @@ class SchedulerManager:
         # One consumer: placements are decided one at a time, so capacity stays exact.
         self.bus.consume(SCHEDULER_TOPIC, self.handle, workers=1)
         self._resume_unscheduled()
+        self.migrations.reconcile(volumes.now())  # migrations sent but never placed
         threading.Thread(target=self._heartbeat_loop, name="scheduler-report", daemon=True).start()
         threading.Thread(
             target=self._reconcile_loop, name="scheduler-reconcile", daemon=True
