@@ -4,6 +4,8 @@ the data checked on the real files (raw and qcow2 volumes)."""
 
 from __future__ import annotations
 
+import signal
+import sqlite3
 import uuid
 
 import pytest
@@ -207,3 +209,23 @@ def test_a_failed_revert_leaves_the_volume_in_error_with_a_message(service, api)
     found = api.wait_for(lambda: messages_for(api, vol["id"]), "a user message")
     assert "does not exist" in found[0]["user_message"]
     assert events(service, "volume.revert.end", volume_id=vol["id"])
+
+
+def test_a_revert_cut_short_by_a_crash_is_done_at_restart(start_service):
+    svc = start_service(backends={"file-1": {}})
+    with svc.client(microversion=MV) as api:
+        vol = api.create_volume(size=1)
+        path = svc.find_volume_file(vol["id"])
+        pwrite_pattern(path, 0x3C)
+        snap = create_snapshot(api, vol["id"])
+        pwrite_pattern(path, 0x4D)
+    svc.stop(signal.SIGKILL)
+    # What a crash leaves between the API's commit and the backend's revert.
+    with sqlite3.connect(svc.state_path / "firebrick.sqlite") as db:
+        db.execute("UPDATE volumes SET status = 'reverting' WHERE id = ?", (vol["id"],))
+        db.execute("UPDATE snapshots SET status = 'restoring' WHERE id = ?", (snap["id"],))
+    svc.restart()
+    with svc.client(api.project, microversion=MV) as api:
+        reverted, snapshot = wait_reverted(api, vol["id"], snap["id"])
+        assert (reverted["status"], snapshot["status"]) == ("available", "available")
+        assert raw_holds(path, 0x3C)

@@ -7,7 +7,7 @@ import threading
 from datetime import timedelta
 from typing import Any
 
-from firebrick.db import messages, placement, recovery, services, types, volumes
+from firebrick.db import messages, placement, recovery, services, snapshots, types, volumes
 from firebrick.db.engine import Database
 from firebrick.domain import statuses
 from firebrick.domain.errors import NotFound, NoValidBackend
@@ -97,7 +97,8 @@ class SchedulerManager:
                 LOG.exception("Reconciling stuck volumes failed")
 
     def reconcile(self) -> int:
-        """Send again the request of every volume stuck in creating/deleting; how many.
+        """Send again the request of every volume stuck in creating/deleting/reverting; how
+        many.
 
         A request can be lost between a commit and its cast (a process killed between
         the two, a broker that refused the message); every handler is idempotent, so
@@ -106,7 +107,9 @@ class SchedulerManager:
         """
         before = volumes.now() - timedelta(seconds=self.stuck_after)
         with self.db.read() as conn:
-            pending = recovery.stale(conn, [statuses.CREATING, statuses.DELETING], before)
+            pending = recovery.stale(
+                conn, [statuses.CREATING, statuses.DELETING, statuses.REVERTING], before
+            )
             live = self._live_backends(conn) if pending else set()
         sent = 0
         for item in pending:
@@ -124,6 +127,13 @@ class SchedulerManager:
                 self._cast(SCHEDULER_TOPIC, "create_volume", payload)
             elif item.status == statuses.CREATING:
                 self._cast(volume_topic(backend), "create_volume", payload)
+            elif item.status == statuses.REVERTING:
+                with self.db.read() as conn:
+                    restoring = [s.id for s in snapshots.of_volume(conn, item.volume_id)
+                                 if s.status == statuses.RESTORING]  # fmt: skip
+                if restoring:
+                    payload["snapshot_id"] = restoring[0]
+                    self._cast(volume_topic(backend), "revert_to_snapshot", payload)
             else:
                 self._cast(volume_topic(backend), "delete_volume", payload)
             sent += 1

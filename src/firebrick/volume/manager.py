@@ -215,7 +215,9 @@ class VolumeManager:
         elif method == "migration_unexport":
             self.exporter.unexport(payload["volume_id"], payload["target_id"])
         elif method == "revert_to_snapshot":
-            self.reverter.revert(payload["volume_id"], payload["snapshot_id"])
+            with self._only_once(f"revert-{payload['volume_id']}") as first:
+                if first:
+                    self.reverter.revert(payload["volume_id"], payload["snapshot_id"])
 
         # [images]
 
