@@ -15,10 +15,11 @@ from typing import Any
 
 import pytest
 
-pytest.register_assert_rewrite("distributed", "attach_helpers")
+pytest.register_assert_rewrite("distributed", "attach_helpers", "lifecycle_helpers")
 
 from attach_helpers import require_tools, stop_targets, target_backend  # noqa: E402
 from distributed import Client, Cluster, StartCluster, wait_for  # noqa: E402
+from lifecycle_helpers import qcow2_holds, qcow2_write, raw_holds  # noqa: E402
 
 pytest_plugins = ["distributed"]
 pytestmark = pytest.mark.integration
@@ -57,7 +58,7 @@ def migrate_and_wait(api: Client, volume_id: str, host: str) -> dict[str, Any]:
 
     vol: dict[str, Any] = wait_for(ended, f"migration of {volume_id}", 90)
     assert vol["migration_status"] == "success", vol
-    wait_for(lambda: len(api.volumes()) == 1, "the old storage deleted", 60)
+    wait_for(lambda: all(v["consumes_quota"] for v in api.volumes()), "the copy's row gone", 60)
     return vol
 
 
@@ -184,3 +185,63 @@ def test_an_admin_aborts_a_migration_whose_destination_died(
             ]
         }
         assert pools == {f"{cluster.service_host('file-1')}#file-1": 1.0, dest: 0.0}
+
+
+def test_qcow2_sources_are_read_as_raw_through_nbd_and_refused_by_tgt(
+    cluster_factory: StartCluster,
+) -> None:
+    require_tools()
+    backends = {
+        "q-iscsi": {"file_volume_format": "qcow2", **target_backend("iscsi")},
+        "q-nbd": {"file_volume_format": "qcow2", **target_backend("nbd")},
+        "raw": {"file_capacity_gb": "100", **target_backend("iscsi")},
+    }
+    cluster = cluster_factory(backends=backends)
+    shim = SimpleNamespace(
+        state_path=cluster.state_path,
+        backends={n: SimpleNamespace(options=o) for n, o in backends.items()},
+    )
+    try:
+        cluster.wait_for_pools(*backends)
+        with cluster.client(microversion=MV) as api:
+            made = {}
+            for backend in ("q-iscsi", "q-nbd"):
+                kind = api.post(
+                    "/types",
+                    json={
+                        "volume_type": {
+                            "name": f"on-{backend}",
+                            "extra_specs": {"volume_backend_name": backend},
+                        }
+                    },
+                )
+                assert kind.status_code == 200, kind.text
+                made[backend] = api.wait_for_volume(api.create(volume_type=f"on-{backend}"))
+                path = cluster.volume_dir(backend) / f"volume-{made[backend]['id']}"
+                qcow2_write(path, 0x5E, 256 * MiB)
+                assert api.delete(f"/types/{kind.json()['volume_type']['id']}/extra_specs/"
+                                  "volume_backend_name").status_code in (200, 202)  # fmt: skip
+            raw_pool = f"{cluster.service_host('raw')}#raw"
+
+            moved = migrate_and_wait(api, made["q-nbd"]["id"], raw_pool)
+            copy = cluster.volume_dir("raw") / f"volume-{moved['os-vol-mig-status-attr:name_id']}"
+            assert raw_holds(copy, 0x5E, 256 * MiB) and copy.stat().st_size == GiB
+            assert raw_holds(copy, 0x00, 0)
+
+            volume_id = made["q-iscsi"]["id"]
+            resp = api.post(f"/volumes/{volume_id}/action",
+                            json={"os-migrate_volume": {"host": raw_pool}})  # fmt: skip
+            assert resp.status_code == 202, resp.text
+            failed = wait_for(
+                lambda: (v := api.volume(volume_id)) and v["migration_status"] == "error" and v,
+                "the migration failed", 60,
+            )  # fmt: skip
+            assert failed["os-vol-host-attr:host"] == f"{cluster.service_host('q-iscsi')}#q-iscsi"
+            assert qcow2_holds(cluster.volume_dir("q-iscsi") / f"volume-{volume_id}", 0x5E,
+                               256 * MiB)  # fmt: skip
+            detail = api.messages_for(volume_id)[0]["user_message"]
+            assert "serves raw files only" in detail
+            wait_for(lambda: all(v["consumes_quota"] for v in api.volumes()), "copy gone", 60)
+            assert cluster.volume_files("raw") == [moved["os-vol-mig-status-attr:name_id"]]
+    finally:
+        stop_targets(shim)  # type: ignore[arg-type]

@@ -12,7 +12,7 @@ from __future__ import annotations
 import logging
 from dataclasses import dataclass
 
-from firebrick.db import attachments, volumes
+from firebrick.db import attachments, migration_state, volumes
 from firebrick.db import volume_migrations as journal
 from firebrick.db.engine import Database
 from firebrick.domain import migration
@@ -67,19 +67,22 @@ class MigrationExporter:
                 phases={migration.EXPORTING},
             )  # fmt: skip
         if not recorded:
-            self.unexport(volume_id, found.target_id)
+            self.unexport(volume_id, found.target_id)  # the migration ended meanwhile
+            return
         LOG.info("Volume %s: exported over %s for its migration to %s",
                  volume_id, target.protocol, dest)  # fmt: skip
         cast_or_defer(self.bus, volume_topic(dest), "migrate_volume", {"volume_id": volume_id})
 
     def _fail(self, volume_id: str, dest: str, reason: str) -> None:
-        # The destination ends it: it owns the copy to delete.
-        LOG.warning("Volume %s: %s", volume_id, reason)
+        # The destination only waits in this phase: end it here, and let it delete the copy.
+        LOG.warning("Volume %s: migration failed: %s", volume_id, reason)
         with self.db.write() as conn:
-            aborted = journal.advance(conn, volume_id, {"phase": migration.ABORTING},
-                                      phases={migration.EXPORTING})  # fmt: skip
-        if aborted:
-            cast_or_defer(self.bus, volume_topic(dest), "migrate_volume", {"volume_id": volume_id})
+            failed = migration_state.fail(
+                conn, volume_id, reason, phases=frozenset({migration.EXPORTING})
+            )
+        if failed is not None and failed.target is not None:
+            cast_or_defer(self.bus, volume_topic(dest), "delete_volume",
+                          {"volume_id": failed.target.id})  # fmt: skip
 
     def unexport(self, volume_id: str, target_id: str) -> None:
         """Remove a migration's export (migration_unexport)."""
