@@ -260,10 +260,15 @@ class MigrationAPI:
                 failed = migration_state.fail(
                     conn, volume.id, "aborted by an administrator (os-migrate_volume_completion)"
                 )
-        if failed is not None and failed.target is not None:
-            cast_or_defer(self.bus, volume_topic(dest), "delete_volume",
-                          {"volume_id": failed.target.id})  # fmt: skip
-        elif failed is None:
+        if failed is not None:
+            if failed.target is not None:
+                cast_or_defer(self.bus, volume_topic(dest), "delete_volume",
+                              {"volume_id": failed.target.id})  # fmt: skip
+            # The source may hold an export for the destination (a no-op if it does not).
+            cast_or_defer(self.bus, volume_topic(migration.backend_of(found.source_host)),
+                          "migration_unexport",
+                          {"volume_id": volume.id, "target_id": found.target_id})  # fmt: skip
+        else:
             # The destination rolls it back, stopping its copy first if one is running.
             cast_or_defer(self.bus, volume_topic(dest), "migrate_volume",
                           {"volume_id": volume.id})  # fmt: skip
