@@ -580,3 +580,22 @@ def test_a_retype_whose_copy_fails_keeps_the_old_type_and_quota(start_service):
         assert holds(volume_file(svc, failed), written)
         assert events(svc, "volume.retype", volume_id=vol["id"]) == []
         assert allocations(api) == {pool_of(svc, "file-1"): 1.0, pool_of(svc, "file-2"): 0.0}
+
+
+def test_a_disabled_destination_service_is_not_available(start_service):
+    svc = start_service(backends=TWO)
+    with svc.client(microversion=MV) as api:
+        vol = api.create_volume(size=1)
+        away = pool_of(svc, other_backend(svc, vol))
+        resp = api.put("/os-services/disable",
+                       json={"host": away.split("#")[0], "binary": "cinder-volume"})  # fmt: skip
+        assert resp.status_code == 200, resp.text
+        before = show(api, vol["id"])
+        message = api.assert_fault(migrate(api, vol["id"], host=away), 400)
+        assert f"No available service named '{away}'" in message
+        assert_unchanged(api, before)
+        resp = api.put("/os-services/enable",
+                       json={"host": away.split("#")[0], "binary": "cinder-volume"})  # fmt: skip
+        assert resp.status_code == 200, resp.text
+        assert migrate(api, vol["id"], host=away).status_code == 202
+        assert wait_migration(api, vol["id"])["migration_status"] == "success"
