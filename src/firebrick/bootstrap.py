@@ -27,6 +27,7 @@ from firebrick.scheduler.manager import SchedulerManager
 from firebrick.scheduler.weighers import build_weighers
 from firebrick.targets import build_target
 from firebrick.volume import drivers
+from firebrick.volume.drivers.base import VolumeDriver
 from firebrick.volume.manager import VolumeManager
 
 
@@ -111,6 +112,8 @@ def build_volume_managers(
 ) -> list[VolumeManager]:
     managers = []
     directories: dict[str, str] = {}
+    # The backends this process serves: a migration between two of them copies files.
+    peers: dict[str, VolumeDriver] = {}
     for backend in config.backends:
         if only is not None and backend.name != only:
             continue
@@ -137,8 +140,10 @@ def build_volume_managers(
                 max_attempts=config.scheduler_max_attempts,
                 report_interval=config.report_interval,
                 target=target,
+                peers=peers,
             )
         )
+        peers[f"{config.host}@{backend.name}"] = driver
     return managers
 
 

@@ -157,6 +157,9 @@ RULES: dict[str, str] = {
     "snapshot_extension:snapshot_actions:update_snapshot_status": MEMBER,
 
     # [migration]
+    "volume_extension:volume_admin_actions:migrate_volume": ADMIN,
+    "volume_extension:volume_admin_actions:migrate_volume_completion": ADMIN,
+    "volume:revert_to_snapshot": MEMBER,
 
     # [images]
 

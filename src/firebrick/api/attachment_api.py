@@ -18,7 +18,7 @@ from firebrick.context import RequestContext
 from firebrick.db import attachments, volumes
 from firebrick.db.attachments import Attachment
 from firebrick.db.engine import Database
-from firebrick.domain import statuses
+from firebrick.domain import migration, statuses
 from firebrick.domain.errors import Conflict, FirebrickError, Invalid, InvalidVolume
 from firebrick.domain.model import Volume
 from firebrick.notifier import Notifier, volume_usage
@@ -60,6 +60,12 @@ class AttachmentAPI:
             volume = volumes.get(conn, volume_id, self._project(ctx))
             if "error" in volume.status:
                 raise InvalidVolume(f"Volume {volume_id} is in status {volume.status}.")
+            if migration.is_migrating(volume.migration_status):
+                # Its data is being copied to another backend: writes would be lost.
+                raise InvalidVolume(
+                    f"Volume {volume_id} is migrating; it can be attached once its "
+                    "migration has ended."
+                )
             allowed = {statuses.AVAILABLE, statuses.DOWNLOADING}
             if volume.multiattach:
                 allowed |= {statuses.IN_USE, statuses.RESERVED}

@@ -196,6 +196,10 @@ VOLUME_ACTION_RULES: Final[dict[str, str]] = {
     "os-unmanage": "volume_extension:volume_unmanage",
 
     # [migration]
+    "os-migrate_volume": "volume_extension:volume_admin_actions:migrate_volume",
+    "os-migrate_volume_completion":
+        "volume_extension:volume_admin_actions:migrate_volume_completion",
+    "revert": "volume:revert_to_snapshot",
 
     # [images]
 

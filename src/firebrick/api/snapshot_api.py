@@ -15,7 +15,7 @@ from firebrick.config import QuotaDefaults
 from firebrick.context import RequestContext
 from firebrick.db import idempotency, quotas, services, snapshots, volumes
 from firebrick.db.engine import Database
-from firebrick.domain import quota, statuses
+from firebrick.domain import migration, quota, statuses
 from firebrick.domain.errors import (
     Invalid,
     InvalidInput,
@@ -128,6 +128,8 @@ class SnapshotAPI:
                 )
             if volume.host is None:
                 raise InvalidVolume(f"Volume {volume.id} is not placed on a backend yet.")
+            if migration.is_migrating(volume.migration_status):
+                raise InvalidVolume("Snapshot cannot be created while volume is migrating.")
             limits = quotas.limits(conn, ctx.project_id, quota.defaults_dict(self.quota_defaults))
             usage = quotas.usage(conn, ctx.project_id, lock=True)
             quota.check(quota.snapshot_deltas(volume.size, volume.volume_type_name), limits, usage)

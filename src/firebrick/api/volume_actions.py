@@ -11,17 +11,27 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from firebrick.api import volume_keys
+from firebrick.api import migration_api, volume_keys
 from firebrick.api.group_members import refuse_member_retype
 from firebrick.api.microversion import APIVersion
 from firebrick.api.validation import DB_MAX_INT
 from firebrick.context import RequestContext
-from firebrick.db import attachments, messages, placement, qos, quotas, services, types, volumes
+from firebrick.db import (
+    attachments,
+    messages,
+    placement,
+    qos,
+    quotas,
+    services,
+    snapshots,
+    types,
+    volumes,
+)
 from firebrick.db.engine import Database
+from firebrick.domain import migration, quota, statuses
 from firebrick.domain import qos as qos_rules
-from firebrick.domain import quota, statuses
 from firebrick.domain.errors import Invalid, InvalidInput, InvalidVolume
-from firebrick.domain.model import RequestSpec, Volume
+from firebrick.domain.model import RequestSpec, Volume, VolumeType
 from firebrick.notifier import Notifier, volume_usage
 from firebrick.rpc.bus import Bus, cast_or_defer, volume_topic
 from firebrick.scheduler.filter_scheduler import FilterScheduler
@@ -29,10 +39,10 @@ from firebrick.scheduler.filter_scheduler import FilterScheduler
 EXTEND_IN_USE = APIVersion(3, 42)
 EXTEND_NO_ROOM = "VOLUME_VOLUME_007_003"
 RETYPE_NO_BACKEND = "VOLUME_VOLUME_001_003"
-RETYPE_QOS_REFUSED = (
+RETYPE_NOT_NOW = (
     "Retype needs volume to be in available or in-use state, not be part of an active "
-    "migration or a consistency group, requested type has to be different that the one from "
-    "the volume, and for in-use volumes front-end qos specs cannot change."
+    "migration or a consistency group, requested type has to be different that the one "
+    "from the volume, and for in-use volumes front-end qos specs cannot change."
 )
 
 _TRUE = {"1", "t", "true", "on", "y", "yes"}
@@ -45,6 +55,19 @@ RESET_STATUSES = {
 }  # fmt: skip
 ATTACH_STATUSES = {"attached", "detached"}
 MIGRATION_STATUSES = {None, "", "none", "migrating", "error", "success", "completing", "starting"}
+
+
+def _migration_blocker(conn: Any, volume: Volume, policy: str) -> str | None:
+    """Why a retype that needs another backend cannot move the volume; None if it can."""
+    if policy != "on-demand":
+        return "Retype requires migration but is not allowed."
+    if volume.status != statuses.AVAILABLE:
+        return migration_api.ATTACHED.format(id=volume.id)
+    if snapshots.of_volume(conn, volume.id):
+        return "Volume must not have snapshots."
+    if volume.replication_status not in migration_api.REPLICATION_OK:
+        return "Volume must not be replicated."
+    return None
 
 
 def strict_bool(name: str, value: object) -> bool:
@@ -155,6 +178,8 @@ class VolumeActions:
                     f"Volume status must be available or in-use, not {volume.status}."
                 )
             refuse_member_retype(volume)
+            if migration.is_migrating(volume.migration_status):
+                raise InvalidVolume(RETYPE_NOT_NOW)
             new_type = types.get(conn, body["new_type"])
             if new_type.id == volume.volume_type_id:
                 raise InvalidInput("Retype requires a different type than the current one.")
@@ -163,7 +188,7 @@ class VolumeActions:
                 volume.status, qos.of_type(conn, volume.volume_type_id),
                 qos.of_type(conn, new_type.id),
             ):  # fmt: skip
-                raise InvalidVolume(RETYPE_QOS_REFUSED)
+                raise InvalidVolume(RETYPE_NOT_NOW)
             recrypted = volume_keys.encryption_differs(conn, volume.volume_type_id, new_type.id)
             pool = placement.lock_pool(conn, volume.host) if volume.host else None
             spec = RequestSpec(
@@ -173,31 +198,53 @@ class VolumeActions:
                 "not placed" if pool is None else self.scheduler.explain([pool], spec)[pool.name]
             )
             if recrypted:
-                reason = "the types encrypt differently (changing that needs a migration)"
-            if reason is not None:
-                # Firebrick does not migrate data between backends (yet): the volume stays.
-                detail = f"type {new_type.name} does not fit pool {volume.host}: {reason}"
-                if policy == "on-demand":
-                    detail += "; migrating to another backend is not supported"
+                # Firebrick stores what the hypervisor encrypted; moving the data elsewhere
+                # would not encrypt it another way: the volume stays.
                 messages.add(conn, project_id=volume.project_id, event_id=RETYPE_NO_BACKEND,
-                             resource_uuid=volume.id, detail=detail)  # fmt: skip
+                             resource_uuid=volume.id,
+                             detail=f"type {new_type.name}: the types encrypt differently "
+                                    "and Firebrick cannot re-encrypt a volume's data")  # fmt: skip
                 return
             limits = quotas.limits(
                 conn, volume.project_id, quota.defaults_dict(self.quota_defaults)
             )
-            usage = quotas.usage(conn, volume.project_id, lock=True)
-            added = quota.volume_deltas(volume.size, new_type.name)
-            per_type_added = {k: v for k, v in added.items() if k.endswith(f"_{new_type.name}")}
-            quota.check(per_type_added, limits, usage)
-            removed = quota.volume_deltas(volume.size, volume.volume_type_name, count=-1)
-            moved = {k: v for k, v in removed.items() if volume.volume_type_name and
-                     k.endswith(f"_{volume.volume_type_name}")}  # fmt: skip
-            quotas.add_usage(conn, volume.project_id, {**moved, **per_type_added})
-            volumes.update(conn, volume_id, {"volume_type_id": new_type.id})
-            retyped = volumes.get(conn, volume_id)
+            if reason is None:
+                retyped = self._retype_in_place(conn, volume, new_type, limits)
+            else:
+                # The type needs another backend: the volume moves there, or stays and a
+                # user message says why it cannot.
+                blocker = _migration_blocker(conn, volume, policy)
+                if blocker is not None:
+                    detail = f"type {new_type.name} does not fit pool {volume.host}: {reason}"
+                    messages.add(conn, project_id=volume.project_id,
+                                 event_id=RETYPE_NO_BACKEND, resource_uuid=volume.id,
+                                 detail=f"{detail}; {blocker}")  # fmt: skip
+                    return
+                migration_api.check_retype_quota(conn, volume, new_type, limits)
+                migration_api.begin(conn, volume, requested_host=None, lock_volume=False,
+                                    new_type=new_type)  # fmt: skip
+        if reason is not None:
+            migration_api.send_to_scheduler(self.bus, volume_id)
+            return
         backend = (retyped.host or self.host).split("#", 1)[0]
         self.notifier.emit(f"volume.{backend}", "volume.retype",
                            volume_usage(retyped, volume_type=new_type.id))  # fmt: skip
+
+    @staticmethod
+    def _retype_in_place(
+        conn: Any, volume: Volume, new_type: VolumeType, limits: dict[str, int]
+    ) -> Volume:
+        """A change of record: the volume's pool takes the new type as it is."""
+        usage = quotas.usage(conn, volume.project_id, lock=True)
+        added = quota.volume_deltas(volume.size, new_type.name)
+        per_type_added = {k: v for k, v in added.items() if k.endswith(f"_{new_type.name}")}
+        quota.check(per_type_added, limits, usage)
+        removed = quota.volume_deltas(volume.size, volume.volume_type_name, count=-1)
+        moved = {k: v for k, v in removed.items() if volume.volume_type_name and
+                 k.endswith(f"_{volume.volume_type_name}")}  # fmt: skip
+        quotas.add_usage(conn, volume.project_id, {**moved, **per_type_added})
+        volumes.update(conn, volume.id, {"volume_type_id": new_type.id})
+        return volumes.get(conn, volume.id)
 
     def set_bootable(self, ctx: RequestContext, volume_id: str, body: object) -> None:
         if not isinstance(body, dict) or "bootable" not in body:

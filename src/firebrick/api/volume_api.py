@@ -17,7 +17,7 @@ from firebrick.config import QuotaDefaults
 from firebrick.context import RequestContext
 from firebrick.db import idempotency, quotas, services, snapshots, types, volumes
 from firebrick.db.engine import Database
-from firebrick.domain import quota, statuses
+from firebrick.domain import migration, quota, statuses
 from firebrick.domain.errors import (
     InvalidAvailabilityZone,
     InvalidInput,
@@ -55,6 +55,9 @@ class VolumeAPI:
     ) -> tuple[list[Volume], int | None]:
         project = None if (ctx.is_admin and query.all_tenants) else ctx.project_id
         filters = dict(query.filters)
+        if not ctx.is_admin:
+            # Cinder hides a migration's temporary copy from everyone but admins.
+            filters["no_migration_targets"] = True
         if project is None and "project_id" in filters:
             project = str(filters.pop("project_id"))
         with self.db.read() as conn:
@@ -332,7 +335,8 @@ class VolumeAPI:
             allowed = statuses.DELETABLE if not force else statuses.ALL - {statuses.DELETING}
             moved = volumes.update(
                 conn, volume_id, {"status": statuses.DELETING, "task_state": "deleting"},
-                expected={"status": allowed, "attach_status": statuses.DETACHED},
+                expected={"status": allowed, "attach_status": statuses.DETACHED,
+                          "migration_status": migration.NOT_MIGRATING},
             )  # fmt: skip
             if not moved:
                 raise InvalidVolume(

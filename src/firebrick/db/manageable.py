@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Collection, Iterable
 
-from sqlalchemy import ColumnElement, Connection, or_, select
+from sqlalchemy import ColumnElement, Connection, func, or_, select
 
 from firebrick.db.schema import snapshots, volumes
 
@@ -76,8 +76,10 @@ def snapshots_in(conn: Connection, backend: str, statuses: Iterable[str]) -> lis
 
 
 def hosts_of(conn: Connection, ids: Collection[str]) -> dict[str, str | None]:
-    """id → host of the volumes among ``ids`` that have a row."""
+    """Storage id → host of the volumes whose storage is named by one of ``ids`` (a
+    volume's storage is named after its ``name_id`` once a migration swapped it)."""
     if not ids:
         return {}
-    query = select(volumes.c.id, volumes.c.host).where(volumes.c.id.in_(list(ids)))
-    return {row.id: row.host for row in conn.execute(query)}
+    storage = func.coalesce(volumes.c.name_id, volumes.c.id)
+    query = select(storage.label("storage"), volumes.c.host).where(storage.in_(list(ids)))
+    return {row.storage: row.host for row in conn.execute(query)}

@@ -18,6 +18,7 @@ from sqlalchemy import (
     Text,
     UniqueConstraint,
     false,
+    true,
 )
 
 metadata = MetaData()
@@ -61,7 +62,7 @@ volumes = Table(
     Column("bootable", Boolean, nullable=False, default=False),
     Column("multiattach", Boolean, nullable=False, default=False),
     Column("replication_status", String(32)),
-    Column("migration_status", String(32)),
+    Column("migration_status", String(255)),  # "target:<id>" on a migration's copy
     Column("provider_location", String(255)),
     # Recovery journal: the last step of the volume's running flow, written in the same
     # transaction as the state change that step makes.
@@ -69,6 +70,10 @@ volumes = Table(
     Column("previous_status", String(32)),  # what an action (extend, ...) returns to
     Column("readonly", Boolean, nullable=False, default=False, server_default=false()),
     Column("scheduling_attempts", Integer, nullable=False, default=0),
+    # Cinder's _name_id: the id the storage is named after, once a migration swapped it.
+    Column("name_id", String(36)),
+    # False for a migration's temporary copy, which no quota counts.
+    Column("use_quota", Boolean, nullable=False, default=True, server_default=true()),
     Column("created_at", DateTime, nullable=False),
     Column("updated_at", DateTime),
     Column("launched_at", DateTime),
@@ -390,6 +395,24 @@ backend_calls = Table(
 )
 
 # [migration]
+# One row per migration in flight (the source volume's id): what was asked, where the copy
+# goes and how far it got, so that any process can finish or undo it after a crash.
+volume_migrations = Table(
+    "volume_migrations",
+    metadata,
+    Column("volume_id", String(36), primary_key=True),
+    Column("target_id", String(36)),  # the copy's volume row, once placed
+    Column("source_host", String(255), nullable=False),
+    Column("requested_host", String(255)),  # os-migrate_volume's host; None for a retype
+    Column("dest_host", String(255)),  # the copy's pool, once placed
+    Column("new_type_id", String(36)),  # a retype's new type
+    Column("lock_volume", Boolean, nullable=False),
+    Column("phase", String(32), nullable=False),
+    # The source's read-only export for a remote destination: holds the target's secret.
+    Column("connection_info", JSON),
+    Column("created_at", DateTime, nullable=False),
+    Column("updated_at", DateTime, nullable=False),
+)
 
 # [images]
 

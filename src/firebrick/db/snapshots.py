@@ -98,6 +98,19 @@ def of_volume(conn: Connection, volume_id: str) -> list[Snapshot]:
     return [_to_snapshot(r, meta[r.id]) for r in rows]
 
 
+def latest_of_volume(
+    conn: Connection, volume_id: str, project_id: str | None = None
+) -> Snapshot | None:
+    """The volume's most recently created snapshot (a revert may go back only to it)."""
+    query = select(snapshots).where(snapshots.c.volume_id == volume_id)
+    if project_id is not None:
+        query = query.where(snapshots.c.project_id == project_id)
+    row = conn.execute(query.order_by(snapshots.c.created_at.desc()).limit(1)).first()
+    if row is None:
+        return None
+    return _to_snapshot(row, _metadata_for(conn, [row.id])[row.id])
+
+
 def _filters(filters: Mapping[str, Any]) -> list[ColumnElement[bool]]:
     clauses: list[ColumnElement[bool]] = []
     for key, value in filters.items():

@@ -13,12 +13,10 @@ from sqlalchemy import (
     bindparam,
     delete,
     exists,
-    false,
     func,
     insert,
     or_,
     select,
-    true,
 )
 from sqlalchemy import update as sql_update
 
@@ -86,6 +84,8 @@ def _to_volume(row: Row[Any], metadata: dict[str, str]) -> Volume:
         previous_status=m["previous_status"],
         encryption_key_id=m["encryption_key_id"],
         group_id=m["group_id"],
+        name_id=m["name_id"],
+        use_quota=m["use_quota"],
     )
 
 
@@ -99,6 +99,8 @@ _INSERT_METADATA = insert(volume_metadata)
 
 
 METADATA = KeyValues(volume_metadata, "volume_id")
+# migration_status of a migration's copy: "target:<id of the volume it will replace>".
+TARGET_PREFIX = "target:"
 
 
 def _metadata_for(conn: Connection, ids: Sequence[str]) -> dict[str, dict[str, str]]:
@@ -163,8 +165,13 @@ def _filters(filters: Mapping[str, Any]) -> list[ColumnElement[bool]]:
             clauses.extend(timefilters.clauses(_COLUMNS[key], value))
         elif key == "host":
             clauses.append(or_(volumes.c.host == value, _on_backend(value)))
+        elif key == "no_migration_targets":
+            clauses.append(
+                or_(volumes.c.migration_status.is_(None),
+                    ~volumes.c.migration_status.startswith(TARGET_PREFIX, autoescape=True))
+            )  # fmt: skip
         elif key == "consumes_quota":
-            clauses.append(true() if value in (True, "true", "True") else false())
+            clauses.append(volumes.c.use_quota.is_(value in (True, "true", "True")))
         elif key == "group_id":
             clauses.append(volumes.c.group_id == value)
         elif key in _COLUMNS:
@@ -217,13 +224,7 @@ _UPDATES: dict[tuple[Any, ...], Any] = {}
 
 def _update_statement(values: Sequence[str], expected: Mapping[str, Any]) -> Any:
     """``UPDATE volumes SET <values> WHERE id = :vid AND <expected>``, built once per shape."""
-    shape = (
-        tuple(values),
-        tuple(
-            (k, "in" if isinstance(v, (set, frozenset, list, tuple)) else v is None)
-            for k, v in expected.items()
-        ),
-    )
+    shape = (tuple(values), tuple((k, _kind(v)) for k, v in expected.items()))
     statement = _UPDATES.get(shape)
     if statement is None:
         statement = sql_update(volumes).where(volumes.c.id == bindparam("vid"))
@@ -231,6 +232,10 @@ def _update_statement(values: Sequence[str], expected: Mapping[str, Any]) -> Any
             column = volumes.c[key]
             if kind == "in":
                 statement = statement.where(column.in_(bindparam(f"x_{key}", expanding=True)))
+            elif kind == "in_or_null":
+                statement = statement.where(
+                    or_(column.is_(None), column.in_(bindparam(f"x_{key}", expanding=True)))
+                )
             elif kind is True:
                 statement = statement.where(column.is_(None))
             else:
@@ -240,6 +245,13 @@ def _update_statement(values: Sequence[str], expected: Mapping[str, Any]) -> Any
     return statement
 
 
+def _kind(value: Any) -> str | bool:
+    """How an expected value is matched: a collection (with None: or NULL), NULL, equal."""
+    if isinstance(value, (set, frozenset, list, tuple)):
+        return "in_or_null" if None in value else "in"
+    return value is None
+
+
 def update(
     conn: Connection,
     volume_id: str,
@@ -247,7 +259,8 @@ def update(
     *,
     expected: Mapping[str, Any] | None = None,
 ) -> bool:
-    """Set ``values``; with ``expected``, only if the row still holds those values.
+    """Set ``values``; with ``expected``, only if the row still holds those values (a
+    collection means any of them; one holding None also matches NULL).
 
     Returns whether a row changed: the conditional form is how state transitions stay
     exact when several processes act on one volume.
@@ -259,7 +272,7 @@ def update(
     params.update({f"v_{k}": v for k, v in changes.items()})
     for key, value in expected.items():
         if isinstance(value, (set, frozenset, list, tuple)):
-            params[f"x_{key}"] = list(value)
+            params[f"x_{key}"] = [v for v in value if v is not None]
         elif value is not None:
             params[f"x_{key}"] = value
     result = conn.execute(statement, params)
@@ -278,10 +291,14 @@ def remove(conn: Connection, volume_id: str) -> None:
 
 
 def in_status(conn: Connection, statuses: Iterable[str], host_prefix: str) -> list[str]:
-    """Ids of volumes on a backend (``host@backend``) in one of ``statuses``."""
+    """Ids of volumes on a backend (``host@backend``) in one of ``statuses``; migration
+    copies are left out (their migration moves them on)."""
     query = select(volumes.c.id).where(
-        volumes.c.status.in_(list(statuses)), _on_backend(host_prefix)
-    )
+        volumes.c.status.in_(list(statuses)),
+        _on_backend(host_prefix),
+        or_(volumes.c.migration_status.is_(None),
+            ~volumes.c.migration_status.startswith(TARGET_PREFIX, autoescape=True)),
+    )  # fmt: skip
     return [r.id for r in conn.execute(query)]
 
 

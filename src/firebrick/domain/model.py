@@ -36,6 +36,13 @@ class Volume:
     previous_status: str | None = None
     encryption_key_id: str | None = None  # set for volumes of an encrypted type
     group_id: str | None = None
+    name_id: str | None = None  # Cinder's _name_id: set once a migration swapped storage
+    use_quota: bool = True  # False for a migration's temporary copy
+
+    @property
+    def storage_id(self) -> str:
+        """The id the volume's storage is named after (Cinder's ``name_id``)."""
+        return self.name_id or self.id
 
 
 @dataclass

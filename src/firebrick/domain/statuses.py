@@ -20,13 +20,16 @@ EXTENDING: Final = "extending"
 RETYPING: Final = "retyping"
 MAINTENANCE: Final = "maintenance"
 DOWNLOADING: Final = "downloading"
+REVERTING: Final = "reverting"
+# A snapshot a volume is being reverted to.
+RESTORING: Final = "restoring"
 
 ALL: Final = frozenset(
     {
         CREATING, AVAILABLE, DELETING, ERROR, ERROR_DELETING, ERROR_MANAGING, "managing",
         ATTACHING, IN_USE, DETACHING, MAINTENANCE, "restoring-backup", ERROR_RESTORING,
         RESERVED, "awaiting-transfer", "backing-up", "error_backing-up", ERROR_EXTENDING,
-        DOWNLOADING, "uploading", RETYPING, EXTENDING,
+        DOWNLOADING, "uploading", RETYPING, EXTENDING, REVERTING,
     }
 )  # fmt: skip
 

@@ -15,6 +15,9 @@ ACTIONS = {
     "102": "delete group",
     "104": "create group snapshot",
     "105": "delete group snapshot",
+    # Firebrick's own: Cinder writes no user message for these.
+    "901": "migrate volume",
+    "902": "revert volume to snapshot",
 }
 
 DETAILS = {

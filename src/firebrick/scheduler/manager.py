@@ -7,7 +7,7 @@ import threading
 from datetime import timedelta
 from typing import Any
 
-from firebrick.db import groups, messages, placement, recovery, services, types, volumes
+from firebrick.db import groups, messages, placement, recovery, services, snapshots, types, volumes
 from firebrick.db.engine import Database
 from firebrick.domain import statuses
 from firebrick.domain.errors import NotFound, NoValidBackend
@@ -16,6 +16,7 @@ from firebrick.notifier import Notifier
 from firebrick.rpc.bus import SCHEDULER_TOPIC, Bus, cast_or_defer, volume_topic
 from firebrick.scheduler.filter_scheduler import FilterScheduler
 from firebrick.scheduler.groups import GroupScheduling
+from firebrick.scheduler.migration import MigrationScheduler
 
 LOG = logging.getLogger("firebrick.scheduler")
 
@@ -27,6 +28,7 @@ UNKNOWN_ERROR = "VOLUME_VOLUME_001_001"
 RESENT = {
     statuses.CREATING: "create_volume", statuses.DELETING: "delete_volume",
     "managing": "manage_existing", "unmanaging": "unmanage_volume",
+    statuses.REVERTING: "revert_to_snapshot",  # with the snapshot being restored
 }  # fmt: skip
 
 
@@ -64,12 +66,17 @@ class SchedulerManager:
         self.reconcile_interval = reconcile_interval
         self._stop = threading.Event()
         self.groups = GroupScheduling(db, bus, scheduler, self._live_backends)
+        self.migrations = MigrationScheduler(
+            host=host, db=db, bus=bus, notifier=notifier, scheduler=scheduler,
+            live_backends=self._live_backends,
+        )  # fmt: skip
 
     def start(self) -> None:
         self._heartbeat()
         # One consumer: placements are decided one at a time, so capacity stays exact.
         self.bus.consume(SCHEDULER_TOPIC, self.handle, workers=1)
         self._resume_unscheduled()
+        self.migrations.reconcile(volumes.now())  # migrations sent but never placed
         threading.Thread(target=self._heartbeat_loop, name="scheduler-report", daemon=True).start()
         threading.Thread(
             target=self._reconcile_loop, name="scheduler-reconcile", daemon=True
@@ -93,6 +100,7 @@ class SchedulerManager:
         while not self._stop.wait(self.reconcile_interval):
             try:
                 self.reconcile()
+                self.migrations.reconcile(volumes.now() - timedelta(seconds=self.stuck_after))
             except Exception:
                 LOG.exception("Reconciling stuck volumes failed")
 
@@ -127,6 +135,13 @@ class SchedulerManager:
             payload = {"volume_id": item.volume_id}
             if backend is None:
                 self._cast(SCHEDULER_TOPIC, "create_volume", payload)
+            elif item.status == statuses.REVERTING:
+                with self.db.read() as conn:
+                    restoring = [s.id for s in snapshots.of_volume(conn, item.volume_id)
+                                 if s.status == statuses.RESTORING]  # fmt: skip
+                if restoring:
+                    payload["snapshot_id"] = restoring[0]
+                    self._cast(volume_topic(backend), "revert_to_snapshot", payload)
             else:
                 self._cast(volume_topic(backend), RESENT[item.status], payload)
             sent += 1
@@ -163,6 +178,12 @@ class SchedulerManager:
                 self.groups.create_group(payload)
             except Exception:
                 LOG.exception("Group %s: scheduling failed", payload.get("group_id"))
+            return
+        if method == "migrate_volume":
+            try:
+                self.migrations.place(payload["volume_id"])
+            except Exception:
+                LOG.exception("Volume %s: placing its migration failed", payload.get("volume_id"))
             return
         if method != "create_volume":
             LOG.error("Scheduler: unknown request %s", method)

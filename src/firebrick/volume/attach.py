@@ -58,6 +58,11 @@ class AttachWorker:
             self.target.start()
             self._started = True
 
+    def started_target(self) -> Target:
+        """The target, started if it was not yet (a migration's export uses it too)."""
+        self._start_target()
+        return self.target
+
     def update(self, attachment_id: str) -> None:
         """Export the volume to the attachment's connector (attachment_update)."""
         with self.db.read() as conn:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import logging
 import threading
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from typing import Any
 
@@ -29,6 +29,8 @@ from firebrick.volume.group_snapshots import GroupSnapshotWorker
 from firebrick.volume.groups import GroupWorker
 from firebrick.volume.manage import REQUESTS as MANAGE_REQUESTS
 from firebrick.volume.manage import ManageWorker
+from firebrick.volume.migration import MigrationExporter, MigrationWorker
+from firebrick.volume.revert import RevertWorker
 from firebrick.volume.snapshots import SnapshotWorker
 
 LOG = logging.getLogger("firebrick.volume")
@@ -49,6 +51,7 @@ class VolumeManager:
         max_attempts: int,
         report_interval: float,
         target: Target | None = None,
+        peers: Mapping[str, VolumeDriver] | None = None,
     ) -> None:
         self.backend = backend  # host@backend
         self.availability_zone = availability_zone
@@ -80,6 +83,11 @@ class VolumeManager:
             delete_volume=self.delete_volume, only_once=self._only_once,
             group_snapshots=GroupSnapshotWorker(db, driver, notifier, backend, self.snapshots),
         )  # fmt: skip
+        self.migrations = MigrationWorker(
+            db, bus, driver, notifier, backend, peers if peers is not None else {backend: driver}
+        )
+        self.exporter = MigrationExporter(db, bus, driver, self.attacher, backend)
+        self.reverter = RevertWorker(db, driver, notifier, backend)
         self._stop = threading.Event()
         self._reporter: threading.Thread | None = None
 
@@ -97,6 +105,8 @@ class VolumeManager:
         if self.attacher is not None:
             # Hosts that were attached before a restart find their targets again.
             self.attacher.restore()
+        self.exporter.remove_leftovers()
+        self.migrations.recover()
         self.bus.consume(self.topic, self.handle, workers=workers)
         self._resume_unfinished()
         self.groups.resume()
@@ -193,6 +203,10 @@ class VolumeManager:
         for method, payload in self.manage.pending():
             LOG.info("Resuming interrupted %s of %s", method, next(iter(payload.values())))
             cast_or_defer(self.bus, self.topic, method, payload)
+        for volume_id, snapshot_id in self.reverter.unfinished():
+            LOG.info("Volume %s: resuming interrupted revert", volume_id)
+            cast_or_defer(self.bus, self.topic, "revert_to_snapshot",
+                          {"volume_id": volume_id, "snapshot_id": snapshot_id})  # fmt: skip
 
     # Requests -------------------------------------------------------------------------
 
@@ -226,6 +240,18 @@ class VolumeManager:
             self.manage.handle(method, payload)
 
         # [migration]
+        elif method == "migrate_volume":
+            with self._only_once(f"migration-{payload['volume_id']}") as first:
+                if first:
+                    self.migrations.step(payload["volume_id"])
+        elif method == "migration_export":
+            self.exporter.export(payload["volume_id"])
+        elif method == "migration_unexport":
+            self.exporter.unexport(payload["volume_id"], payload["target_id"])
+        elif method == "revert_to_snapshot":
+            with self._only_once(f"revert-{payload['volume_id']}") as first:
+                if first:
+                    self.reverter.revert(payload["volume_id"], payload["snapshot_id"])
 
         # [images]
 
@@ -314,7 +340,13 @@ class VolumeManager:
             with self.db.write() as conn:
                 volumes.update(conn, volume_id, {"status": statuses.ERROR_DELETING})
             return
-        self.notifier.emit(f"volume.{self.backend}", "volume.delete.start", volume_usage(volume))
+        # A migration's copy counts against no quota and is not announced (as in Cinder).
+        if volume.use_quota:
+            self.notifier.emit(
+                f"volume.{self.backend}", "volume.delete.start", volume_usage(volume)
+            )
+        else:
+            self.exporter.release(volume.id)
         try:
             self.driver.delete_volume(volume)
         except Exception as exc:
@@ -324,14 +356,18 @@ class VolumeManager:
             return
         with self.db.write() as conn:
             volumes.remove(conn, volume_id)
-            quotas.add_usage(
-                conn,
-                volume.project_id,
-                quota.volume_deltas(volume.size, volume.volume_type_name, count=-1),
-            )
+            if volume.use_quota:
+                quotas.add_usage(
+                    conn,
+                    volume.project_id,
+                    quota.volume_deltas(volume.size, volume.volume_type_name, count=-1),
+                )
             if volume.host:
                 services.add_allocation(conn, volume.host, -volume.size)
         LOG.info("Volume %s: deleted from %s", volume_id, self.backend)
-        self.notifier.emit(
-            f"volume.{self.backend}", "volume.delete.end", volume_usage(volume, status="deleted")
-        )
+        if volume.use_quota:
+            self.notifier.emit(
+                f"volume.{self.backend}",
+                "volume.delete.end",
+                volume_usage(volume, status="deleted"),
+            )

@@ -144,7 +144,9 @@ def test_volume_actions_cover_every_action_the_route_knows(doc: dict[str, Any]) 
              schema["content"]["application/json"]["schema"]["anyOf"]}  # fmt: skip
     known = set(volumes._LEGACY_ATTACH) | {"os-extend", "os-retype", "os-set_bootable",
                                            "os-update_readonly_flag", "os-reset_status",
-                                           "os-force_delete", "os-unmanage"}  # fmt: skip
+                                           "os-force_delete", "os-unmanage",
+                                           "os-migrate_volume",
+                                           "os-migrate_volume_completion", "revert"}  # fmt: skip
     assert names == known
 
 

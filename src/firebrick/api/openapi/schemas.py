@@ -234,6 +234,21 @@ VOLUME_ACTIONS: Final[dict[str, Schema]] = {
         anyOf=[{"required": ["instance_uuid"]}, {"required": ["host_name"]}],
     ),
     "os-detach": obj({"attachment_id": NULLABLE_UUID}),
+    # migration and revert
+    "os-migrate_volume": obj(
+        {"host": {"type": ["string", "null"], "maxLength": MAX_STRING,
+                  "description": "host@backend#pool (or host@backend)."},
+         "cluster": {"type": "string", "maxLength": MAX_STRING,
+                     "description": "From microversion 3.16, instead of host."},
+         "force_host_copy": BOOLEAN, "lock_volume": BOOLEAN},
+        additional=False,
+    ),
+    "os-migrate_volume_completion": obj(
+        {"new_volume": UUID, "error": {"type": ["string", "null", "boolean"]}},
+        ("new_volume",), additional=False,
+    ),
+    "revert": obj({"snapshot_id": {"type": ["string", "null"]}},
+                  description="From microversion 3.40."),
 }  # fmt: skip
 SNAPSHOT_ACTIONS: Final[dict[str, Schema]] = {
     "os-reset_status": obj({"status": STRING}, ("status",)),

@@ -12,6 +12,7 @@ from firebrick.api.deps import Call, CallDep, JsonBody
 from firebrick.api.legacy_attach import LegacyAttach
 from firebrick.api.microversion import APIVersion
 from firebrick.api.routes import manage as manage_routes
+from firebrick.api.routes import migration
 from firebrick.api.routes.metadata import add_metadata_routes
 from firebrick.api.rules import VOLUME_ACTION_RULES
 from firebrick.api.views import volumes as views
@@ -223,6 +224,13 @@ async def volume_action(
         manage_routes.unmanage_volume(request, c.ctx, volume_id)
 
     # [migration]
+    elif name == "os-migrate_volume":
+        migration.migration_api(request).migrate(c.ctx, volume_id, body, c.version)
+    elif name == "os-migrate_volume_completion":
+        saved = migration.migration_api(request).complete(c.ctx, volume_id, body)
+        return JSONResponse({"save_volume_id": saved})
+    elif name == "revert":
+        migration.revert_api(request).revert(c.ctx, volume_id, body, c.version)
 
     # [images]
 

@@ -118,13 +118,13 @@ def detail(
     if version >= ENCRYPTION_KEY_ID and v.encryption_key_id:
         body["encryption_key_id"] = v.encryption_key_id
     if version >= CONSUMES_QUOTA:
-        body["consumes_quota"] = True
+        body["consumes_quota"] = v.use_quota
     if extended:
         body["os-vol-tenant-attr:tenant_id"] = v.project_id
         if is_admin:
             body["os-vol-host-attr:host"] = v.host
             body["os-vol-mig-status-attr:migstat"] = v.migration_status
-            body["os-vol-mig-status-attr:name_id"] = None
+            body["os-vol-mig-status-attr:name_id"] = v.name_id
         if image_metadata is not None:
             body["volume_image_metadata"] = dict(image_metadata)
     return body

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any, Protocol
 
 from firebrick.domain.model import Snapshot, Volume
+from firebrick.volume.drivers.sources import DataSource
 
 ModelUpdate = dict[str, Any] | None
 
@@ -36,6 +38,15 @@ class VolumeDriver(Protocol):
 
     def extend_volume(self, volume: Volume, new_size: int) -> None:
         """Grow the volume to ``new_size`` GiB, keeping its data."""
+
+    def revert_to_snapshot(self, volume: Volume, snapshot: Snapshot) -> None:
+        """Make the volume hold ``snapshot``'s data again (its latest, of the same size)."""
+
+    def copy_volume_data(
+        self, volume: Volume, source: DataSource, cancelled: Callable[[], bool]
+    ) -> None:
+        """Replace the volume's data with ``source``'s (host-assisted migration); stop
+        with an error as soon as ``cancelled()`` is True."""
 
     def local_path(self, volume: Volume) -> tuple[Path, str]:
         """The volume's data as a local file and its format (raw, qcow2), for targets."""

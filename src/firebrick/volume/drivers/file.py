@@ -33,8 +33,9 @@ from typing import Any
 from firebrick.config import BackendConfig
 from firebrick.domain.errors import DriverError, DriverNotInitialized
 from firebrick.domain.model import Snapshot, Volume
-from firebrick.volume.drivers import filecopy, qemu_img
+from firebrick.volume.drivers import filecopy, qemu_img, sources
 from firebrick.volume.drivers.base import ModelUpdate
+from firebrick.volume.drivers.sources import DataSource
 
 LOG = logging.getLogger("firebrick.volume")
 
@@ -147,7 +148,7 @@ class FileDriver:
 
     def local_path(self, volume: Volume) -> tuple[Path, str]:
         """Where the volume's data is, and its format, for a target to export."""
-        return self.path(volume.id), self.volume_format
+        return self.path(volume.storage_id), self.volume_format
 
     def path(self, volume_id: str) -> Path:
         return self._file(VOLUME, volume_id)
@@ -300,7 +301,7 @@ class FileDriver:
         self._check()
         if self.fail_create:
             raise DriverError(f"Backend {self.backend.name} refused to create the volume.")
-        path = self.path(volume.id)
+        path = self.path(volume.storage_id)
         size = volume.size * GiB
         try:
             if self.volume_format == "qcow2":
@@ -339,13 +340,13 @@ class FileDriver:
     def delete_volume(self, volume: Volume) -> None:
         self._check()
         try:
-            self._remove(self.path(volume.id))
+            self._remove(self.path(volume.storage_id))
         except OSError as exc:
             raise _os_error("delete volume file", exc) from exc
 
     def extend_volume(self, volume: Volume, new_size: int) -> None:
         self._check()
-        path = self.path(volume.id)
+        path = self.path(volume.storage_id)
         if not path.exists():
             raise DriverError(f"Cannot extend {path.name}: the file does not exist.")
         try:
@@ -355,8 +356,8 @@ class FileDriver:
 
     def create_cloned_volume(self, volume: Volume, source: Volume) -> ModelUpdate:
         self._check()
-        final = self.path(volume.id)
-        src = self.path(source.id)
+        final = self.path(volume.storage_id)
+        src = self.path(source.storage_id)
         try:
             if final.exists():
                 self._grow(final, volume.size * GiB)
@@ -392,7 +393,7 @@ class FileDriver:
     def create_snapshot(self, snapshot: Snapshot, volume: Volume) -> ModelUpdate:
         self._check()
         snap = self.snapshot_path(snapshot.id)
-        src = self.path(volume.id)
+        src = self.path(volume.storage_id)
         try:
             if self.clone_method == "qcow2":
                 with self._chain_lock():
@@ -415,7 +416,7 @@ class FileDriver:
 
     def create_volume_from_snapshot(self, volume: Volume, snapshot: Snapshot) -> ModelUpdate:
         self._check()
-        final = self.path(volume.id)
+        final = self.path(volume.storage_id)
         snap = self.snapshot_path(snapshot.id)
         try:
             if final.exists():
@@ -433,6 +434,52 @@ class FileDriver:
             raise _os_error("create volume from snapshot", exc) from exc
         self._hold()
         return {"provider_location": final.name}
+
+    def revert_to_snapshot(self, volume: Volume, snapshot: Snapshot) -> None:
+        """Make the volume hold the snapshot's data again (the snapshot stays as it is).
+
+        The new content is written beside the volume and renamed over it, so a revert
+        interrupted half-way leaves the volume as it was and can simply run again.
+        """
+        self._check()
+        final = self.path(volume.storage_id)
+        snap = self.snapshot_path(snapshot.id)
+        size = volume.size * GiB
+        try:
+            if not snap.exists():
+                raise DriverError(f"Snapshot file {snap.name} does not exist.")
+            if self.clone_method == "qcow2":
+                # An empty overlay on the snapshot; the old overlay goes, and the clone
+                # bases it alone kept alive with it.
+                with self._chain_lock():
+                    previous = self._backing(final) if final.exists() else None
+                    self._overlay(final, snap, size)
+                    if previous != snap.name:
+                        self._collect(previous)
+            else:
+                self._new_file(final, size, lambda tmp: self._copy(snap, tmp))
+        except OSError as exc:
+            raise _os_error("revert volume to snapshot", exc) from exc
+
+    # Migration ------------------------------------------------------------------------
+
+    def copy_volume_data(
+        self, volume: Volume, source: DataSource, cancelled: Callable[[], bool]
+    ) -> None:
+        """Replace the volume's data with ``source``'s (a migration's copy); ``cancelled``
+        is asked as the copy goes and True stops it."""
+        self._check()
+        reflink = self.clone_method == "reflink"
+
+        def fill(tmp: Path) -> None:
+            sources.copy_into(tmp, source, self.volume_format, self.thin, reflink, cancelled)
+
+        try:
+            self._new_file(self.path(volume.storage_id), volume.size * GiB, fill)
+        except filecopy.CopyCancelled:
+            raise DriverError("the copy was stopped: its migration was aborted") from None
+        except OSError as exc:
+            raise _os_error("copy the volume's data", exc) from exc
 
     # Inventory and capacity -----------------------------------------------------------
 

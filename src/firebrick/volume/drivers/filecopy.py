@@ -11,6 +11,7 @@ import errno
 import fcntl
 import os
 import uuid
+from collections.abc import Callable
 from pathlib import Path
 
 # _IOW(0x94, 9, int) from linux/fs.h: clone all of the source's extents into the target.
@@ -62,10 +63,14 @@ def _data_segments(fd: int, size: int) -> list[tuple[int, int]]:
     return segments
 
 
-def _copy_range(src: int, dst: int, offset: int, length: int) -> None:
+def _copy_range(
+    src: int, dst: int, offset: int, length: int, cancelled: Callable[[], bool] | None
+) -> None:
     end = offset + length
     use_kernel = True
     while offset < end:
+        if cancelled is not None and cancelled():
+            raise CopyCancelled()
         count = min(_CHUNK, end - offset)
         if use_kernel:
             try:
@@ -82,15 +87,22 @@ def _copy_range(src: int, dst: int, offset: int, length: int) -> None:
         offset += done
 
 
-def sparse_copy(src: Path, dst: Path) -> None:
-    """Copy ``src`` to ``dst`` reading only its data regions; holes stay unallocated."""
+class CopyCancelled(Exception):
+    """``cancelled()`` answered True between two chunks: the copy stopped half-way."""
+
+
+def sparse_copy(src: Path, dst: Path, cancelled: Callable[[], bool] | None = None) -> None:
+    """Copy ``src`` to ``dst`` reading only its data regions; holes stay unallocated.
+
+    ``cancelled`` is asked before each chunk (64 MiB); True stops the copy.
+    """
     sfd = os.open(src, os.O_RDONLY)
     try:
         dfd = os.open(dst, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
         try:
             size = os.fstat(sfd).st_size
             for offset, length in _data_segments(sfd, size):
-                _copy_range(sfd, dfd, offset, length)
+                _copy_range(sfd, dfd, offset, length, cancelled)
             os.ftruncate(dfd, size)
             os.fsync(dfd)
         finally:

@@ -13,6 +13,8 @@ import os
 import shutil
 import struct
 import subprocess
+import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -120,3 +122,46 @@ def info(path: Path) -> dict[str, Any]:
     if not isinstance(found, dict):
         raise DriverError(f"qemu-img info gave no description of {path.name}.")
     return found
+
+
+def convert(
+    source_args: list[str],
+    target: Path,
+    fmt: str,
+    *,
+    thin: bool = True,
+    cancelled: Callable[[], bool] | None = None,
+) -> None:
+    """``qemu-img convert`` into a new ``fmt`` image at ``target``; zeroes stay holes
+    (thick: allocated). ``cancelled`` is asked every half second; True stops the copy."""
+    args = ["qemu-img", "convert", *source_args, "-O", fmt]
+    if not thin:
+        args += ["-o", "preallocation=falloc"]
+    env = {"PATH": os.environ.get("PATH", "/usr/bin:/bin"), "LC_ALL": "C"}
+    try:
+        process = subprocess.Popen(
+            [*args, target.name], cwd=target.parent, env=env, text=True,
+            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
+        )  # fmt: skip
+    except FileNotFoundError as exc:
+        raise DriverError("qemu-img is not installed (Debian package qemu-utils).") from exc
+    deadline = time.monotonic() + TIMEOUT
+    try:
+        while True:
+            try:
+                _, stderr = process.communicate(timeout=0.5)
+                break
+            except subprocess.TimeoutExpired:
+                if cancelled is not None and cancelled():
+                    raise DriverError("the copy was stopped: its migration was aborted") from None
+                if time.monotonic() > deadline:
+                    message = f"qemu-img convert timed out after {TIMEOUT:.0f} s."
+                    raise DriverError(message) from None
+    finally:
+        if process.poll() is None:
+            process.kill()
+            process.wait()
+    if process.returncode != 0:
+        lines = [line for line in (stderr or "").strip().splitlines() if line.strip()]
+        detail = lines[-1] if lines else f"exit status {process.returncode}"
+        raise DriverError(f"qemu-img convert failed: {detail}")
