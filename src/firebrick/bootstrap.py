@@ -17,6 +17,7 @@ from firebrick.api.volume_api import VolumeAPI
 from firebrick.config import Config
 from firebrick.db import types
 from firebrick.db.engine import Database
+from firebrick.image.access import GlanceAccess
 from firebrick.notifier import Notifier
 from firebrick.policy import Policy
 from firebrick.rpc.bus import Bus
@@ -111,6 +112,7 @@ def build_volume_managers(
 ) -> list[VolumeManager]:
     managers = []
     directories: dict[str, str] = {}
+    glance = GlanceAccess.from_config(config)
     for backend in config.backends:
         if only is not None and backend.name != only:
             continue
@@ -137,6 +139,7 @@ def build_volume_managers(
                 max_attempts=config.scheduler_max_attempts,
                 report_interval=config.report_interval,
                 target=target,
+                glance=glance,
             )
         )
     return managers
@@ -161,7 +164,7 @@ def build_api(config: Config, db: Database, bus: Bus, notifier: Notifier) -> Any
         db=db, bus=bus, notifier=notifier, host=config.host, scheduler=scheduler,
         quota_defaults=config.quotas,
     )  # fmt: skip
-    return create_app(
+    app = create_app(
         volume_api=volume_api,
         snapshot_api=snapshot_api,
         volume_actions=volume_actions,
@@ -178,6 +181,10 @@ def build_api(config: Config, db: Database, bus: Bus, notifier: Notifier) -> Any
         if config.auth_strategy == "keystone"
         else None,
     )
+    # Read by the image routes (firebrick.api.image_api).
+    app.state.glance = GlanceAccess.from_config(config)
+    app.state.enable_force_upload = config.enable_force_upload
+    return app
 
 
 def all_in_one(config: Config) -> Services:

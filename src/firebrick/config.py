@@ -72,6 +72,10 @@ class Config:
     keystone_authtoken: dict[str, str] = field(default_factory=dict)
     # [oslo_policy] policy_file: the operator's overrides of Cinder's policy defaults.
     policy_file: Path | None = None
+    # Glance: Cinder's glance_api_servers (else the Keystone catalog's "image" service),
+    # and whether os-volume_upload_image may take an in-use volume with force.
+    glance_api_servers: list[str] = field(default_factory=list)
+    enable_force_upload: bool = False
 
     @property
     def notifications_path(self) -> Path:
@@ -166,6 +170,8 @@ def load(path: str | Path | None = None) -> Config:
         public_endpoint=defaults.get("public_endpoint") or None,
         keystone_authtoken=keystone,
         policy_file=policy_file,
+        glance_api_servers=_list(opt("glance_api_servers", "")),
+        enable_force_upload=parse_bool(opt("enable_force_upload", "false")),
     )
 
 

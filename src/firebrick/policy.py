@@ -110,6 +110,11 @@ RULES: dict[str, str] = {
     # [migration]
 
     # [images]
+    "volume_extension:volume_actions:upload_image": MEMBER,
+    "volume_extension:volume_actions:upload_public": ADMIN,
+    "volume_extension:volume_image_metadata:show": READER,
+    "volume_extension:volume_image_metadata:set": MEMBER,
+    "volume_extension:volume_image_metadata:remove": MEMBER,
 
     # [core]
 }  # fmt: skip

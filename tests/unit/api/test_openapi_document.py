@@ -137,14 +137,14 @@ def test_every_post_and_put_has_a_body(doc: dict[str, Any]) -> None:
 
 
 def test_volume_actions_cover_every_action_the_route_knows(doc: dict[str, Any]) -> None:
-    from firebrick.api.routes import volumes
+    from firebrick.api.routes import images, volumes
 
     schema = doc["paths"]["/v3/volumes/{volume_id}/action"]["post"]["requestBody"]
     names = {next(iter(branch["required"])) for branch in
              schema["content"]["application/json"]["schema"]["anyOf"]}  # fmt: skip
     known = set(volumes._LEGACY_ATTACH) | {"os-extend", "os-retype", "os-set_bootable",
                                            "os-update_readonly_flag", "os-reset_status",
-                                           "os-force_delete"}  # fmt: skip
+                                           "os-force_delete"} | images.IMAGE_ACTIONS  # fmt: skip
     assert names == known
 
 
