@@ -156,9 +156,7 @@ class GlanceServer:
             service_role = roles.get("service") or conn.identity.create_role(name="service")
             project = conn.identity.find_project(ks.SERVICE_PROJECT, domain_id="default")
             if project is None:
-                project = conn.identity.create_project(
-                    name=ks.SERVICE_PROJECT, domain_id="default"
-                )
+                project = conn.identity.create_project(name=ks.SERVICE_PROJECT, domain_id="default")
             user = conn.identity.create_user(
                 name=SERVICE_USER, password=self.service_password, domain_id="default"
             )
@@ -262,6 +260,21 @@ class GlanceServer:
                 )  # fmt: skip
         finally:
             conn.close()
+
+
+def grant_service_admin(keystone: ks.KeystoneServer, user: str = ks.SERVICE_USER) -> None:
+    """Firebrick's service user gets ``admin`` in the service project, as a Cinder
+    deployment gives its service user: the volume service downloads and uploads image
+    data as that user (Glance's default policy lets only admins and the image's project
+    do that)."""
+    conn = keystone.admin_connection()
+    try:
+        roles = {role.name: role for role in conn.identity.roles()}
+        project = conn.identity.find_project(ks.SERVICE_PROJECT, domain_id="default")
+        found = conn.identity.find_user(user, domain_id="default")
+        conn.identity.assign_project_role_to_user(project, found, roles["admin"])
+    finally:
+        conn.close()
 
 
 # ---------------------------------------------------------------------------------------
