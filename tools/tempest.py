@@ -408,9 +408,9 @@ def main() -> int:
     glance: gl.GlanceServer | None = None
     try:
         keystone.start()
-        glance, image_ref = start_glance(workdir, keystone)
         port = free_port()
         deployment = ks.provision(keystone, projects=(), endpoint=f"http://127.0.0.1:{port}")
+        glance, image_ref = start_glance(workdir, keystone)
         service = start_firebrick(workdir, deployment, port)
         found, excluded = run_suite(workdir, keystone, args.regex, args.shards, image_ref)
         code = report(found, excluded, args.min_passed if args.regex == DEFAULT_REGEX else 0)

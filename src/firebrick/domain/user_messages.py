@@ -5,6 +5,8 @@ from __future__ import annotations
 ACTIONS = {
     "001": "schedule allocate volume",
     "002": "attach volume",
+    "003": "copy volume to image",
+    "005": "copy image to volume",
     "007": "extend volume",
     "008": "create volume from backend storage",
     "009": "create snapshot",
@@ -15,6 +17,8 @@ DETAILS = {
     "001": "An unknown error occurred.",
     "002": "Driver is not initialized at present.",
     "003": "Could not find any available weighted backend.",
+    "004": "Failed to upload volume to image at backend.",
+    "007": "Image used for creating volume exceeds available space.",
     "006": "Not enough quota resource for operation.",
     "010": "Volume Driver failed to extend volume.",
     "012": "Driver failed to create the volume.",

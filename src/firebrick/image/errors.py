@@ -7,7 +7,6 @@ from firebrick.domain.errors import FirebrickError, Invalid, NotFound
 # User message event ids (VOLUME_<resource>_<action>_<detail>), Cinder's numbers.
 COPY_IMAGE_TO_VOLUME_FAILED = "VOLUME_VOLUME_005_001"
 COPY_IMAGE_NO_SPACE = "VOLUME_VOLUME_005_007"
-COPY_IMAGE_FORMAT_UNACCEPTABLE = "VOLUME_VOLUME_005_029"
 UPLOAD_FAILED = "VOLUME_VOLUME_003_004"
 
 
@@ -23,8 +22,6 @@ class ImageNotFound(ImageError):
 
 
 class ImageUnacceptable(ImageError):
-    event_id = COPY_IMAGE_FORMAT_UNACCEPTABLE
-
     def __init__(self, image_id: str, reason: str) -> None:
         super().__init__(f"Image {image_id} is unacceptable: {reason}")
 

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import hashlib
 import logging
+import os
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any, BinaryIO
@@ -137,16 +138,19 @@ class GlanceClient:
         return written
 
     def upload(self, image_id: str, source: Path) -> None:
-        """Stream the file ``source`` as the image's data."""
-        self._call("PUT", f"/images/{image_id}/file", image_id, "upload the image data",
-                   content=_chunks(source),
-                   headers={"Content-Type": "application/octet-stream"})  # fmt: skip
+        """Stream the file ``source`` as the image's data, with its length: a chunked body
+        costs Glance's WSGI server several times the CPU."""
+        with source.open("rb") as handle:
+            size = os.fstat(handle.fileno()).st_size
+            self._call("PUT", f"/images/{image_id}/file", image_id, "upload the image data",
+                       content=_chunks(handle),
+                       headers={"Content-Type": "application/octet-stream",
+                                "Content-Length": str(size)})  # fmt: skip
 
 
-def _chunks(path: Path) -> Iterator[bytes]:
-    with path.open("rb") as handle:
-        while chunk := handle.read(CHUNK):
-            yield chunk
+def _chunks(handle: BinaryIO) -> Iterator[bytes]:
+    while chunk := handle.read(CHUNK):
+        yield chunk
 
 
 def _glance_message(resp: httpx.Response) -> str:

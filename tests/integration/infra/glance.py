@@ -272,6 +272,8 @@ def grant_service_admin(keystone: ks.KeystoneServer, user: str = ks.SERVICE_USER
         roles = {role.name: role for role in conn.identity.roles()}
         project = conn.identity.find_project(ks.SERVICE_PROJECT, domain_id="default")
         found = conn.identity.find_user(user, domain_id="default")
+        if project is None or found is None:
+            raise RuntimeError(f"grant_service_admin: no user {user} in {ks.SERVICE_PROJECT}")
         conn.identity.assign_project_role_to_user(project, found, roles["admin"])
     finally:
         conn.close()
