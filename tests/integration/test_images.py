@@ -337,3 +337,45 @@ def test_a_volume_service_killed_mid_download_finishes_the_create_after_restart(
         path = svc.find_volume_file(volume["id"])
         assert path is not None and disk_bytes(path, "raw", MiB) == head
         api.delete_volume(volume["id"])
+
+
+def test_noauth_with_glance_api_servers_and_no_secret_in_the_logs(
+    image_service: ImageService,
+    glance: GlanceEnv,
+    start_service: Any,
+) -> None:
+    """noauth: Glance from glance_api_servers, called as the service user; the owner of an
+    uploaded image is the caller's project."""
+    from keystone_helpers import assert_no_secrets, firebrick_texts
+
+    image = glance.image("alpha", DATA, "vhdx", virtual_size=8 * MiB)
+    svc = start_service(
+        backends={"file-1": {}},
+        defaults={"glance_api_servers": glance.url.removeprefix("http://")},
+        sections=image_service.keystone.firebrick_sections(),
+    )
+    with svc.client() as api:
+        volume = _create_from(api, image, volume_type="__DEFAULT__")
+        assert volume["bootable"] == "true"
+        path = svc.find_volume_file(volume["id"])
+        assert path is not None and disk_bytes(path, "raw", len(DATA)) == DATA
+        resp = api.post(f"/volumes/{volume['id']}/action", json={"os-volume_upload_image": {
+            "image_name": "noauth-upload", "disk_format": "qcow2"}})  # fmt: skip
+        assert resp.status_code == 202, resp.text
+        image_id = resp.json()["os-volume_upload_image"]["image_id"]
+        api.wait_for_volume(volume["id"])
+        with glance.client("alpha", "admin") as g:
+            uploaded = _active_image(api, g, image_id)
+            assert uploaded["owner"] == api.project
+            g.delete(f"/images/{image_id}")
+        api.delete_volume(volume["id"])
+    assert_no_secrets(firebrick_texts(svc), image_service.keystone.secrets)
+    assert_no_secrets(firebrick_texts(image_service.service), image_service.keystone.secrets)
+
+
+def test_without_an_image_service_a_create_from_an_image_is_a_400(api: VolumeApi) -> None:
+    before = api.volume_count()
+    resp = api.post("/volumes", json={"volume": {
+        "size": 1, "imageRef": "7d1b1b4e-0000-4000-8000-000000000000"}})  # fmt: skip
+    assert "No image service is known" in api.assert_fault(resp, 400)
+    assert api.volume_count() == before

@@ -28,7 +28,7 @@ from firebrick.domain.model import Volume
 from firebrick.image import glance as glance_api
 from firebrick.image import image_utils
 from firebrick.image.access import GlanceAccess
-from firebrick.image.errors import GlanceMetadataNotFound, ImageNotFound
+from firebrick.image.errors import GlanceMetadataNotFound, GlanceUnavailable, ImageNotFound
 from firebrick.image.glance import GlanceClient
 from firebrick.policy import authorize
 from firebrick.rpc.bus import Bus, cast_or_defer, volume_topic
@@ -116,6 +116,11 @@ class ImageAPI:
     def client(self) -> GlanceClient:
         return self.glance.for_user(self.user_token, self.catalog_endpoint)
 
+    @staticmethod
+    def _refused(exc: GlanceUnavailable) -> Invalid:
+        """Cinder answers 400 when it cannot reach Glance for a request: so does this."""
+        return Invalid(exc.message)
+
     # Create from an image -------------------------------------------------------------
 
     def _visible(self, client: GlanceClient, ctx: RequestContext, image: dict[str, Any]) -> bool:
@@ -145,11 +150,13 @@ class ImageAPI:
 
     def for_create(self, ctx: RequestContext, image_ref: str, size: int | None) -> dict[str, str]:
         """Check the image a volume is to be made from; what the volume will keep of it."""
-        client = self.client()
         try:
+            client = self.client()
             image = self._find(client, image_ref)
         except ImageNotFound:
             raise InvalidInput(BAD_IMAGE) from None
+        except GlanceUnavailable as exc:
+            raise self._refused(exc) from None
         if not self._visible(client, ctx, image):
             raise InvalidInput(BAD_IMAGE)
         if size is None:
@@ -217,11 +224,11 @@ class ImageAPI:
             meta["owner"] = ctx.project_id  # the service user creates it for the caller
         try:
             image = self.client().create(meta)
+        except GlanceUnavailable as exc:
+            self._undo_uploading(volume)
+            raise self._refused(exc) from None
         except Exception:
-            with self.db.write() as conn:
-                volumes.update(conn, volume_id,
-                               {"status": volume.status, "previous_status": None},
-                               expected={"status": "uploading"})  # fmt: skip
+            self._undo_uploading(volume)
             raise
         assert volume.host is not None
         cast_or_defer(self.bus, volume_topic(volume.host.split("#", 1)[0]),
@@ -229,6 +236,11 @@ class ImageAPI:
                       {"volume_id": volume_id, "image_id": image["id"],
                        "disk_format": params["disk_format"]})  # fmt: skip
         return _upload_view(volume, volume_type, image)
+
+    def _undo_uploading(self, volume: Volume) -> None:
+        with self.db.write() as conn:
+            volumes.update(conn, volume.id, {"status": volume.status, "previous_status": None},
+                           expected={"status": "uploading"})  # fmt: skip
 
     # Image metadata -------------------------------------------------------------------
 

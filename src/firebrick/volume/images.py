@@ -154,7 +154,10 @@ class ImageWorker:
                      image_id, self.backend)  # fmt: skip
             self._evict(entry.id)
             entry = None
-        if entry is not None and self.ops.has_cache_entry(entry.id):
+        if entry is not None and not self.ops.has_cache_entry(entry.id):
+            self._evict(entry.id)  # its file is gone (removed by hand?): start again
+            entry = None
+        if entry is not None:
             image_utils.check_fits(image_id, entry.size * GiB, volume.size)
             with self.db.write() as conn:
                 images_db.touch_entry(conn, entry.id, volumes.now())
