@@ -155,8 +155,9 @@ def percentile(values: list[float], q: float) -> float:
 
 def run(args: argparse.Namespace, work: Path) -> dict[str, Any]:
     size = args.size_mib * MiB
-    # A qcow2 of dense data is a little larger than its disk: one GiB more fits both.
-    size_gb = max(1, -(-size // (1 << 30))) + 1
+    size_gb = max(1, -(-size // (1 << 30)))
+    # A qcow2 of dense data is a little larger than the disk it holds: one GiB more.
+    sizes = {"raw": size_gb, "qcow2": size_gb + 1}
     keystone = ks.KeystoneServer(work / "keystone")
     glance: gl.GlanceServer | None = None
     firebrick: subprocess.Popen[bytes] | None = None
@@ -183,14 +184,14 @@ def run(args: argparse.Namespace, work: Path) -> dict[str, Any]:
         print(f"images stored in Glance at {results['glance_store_mb_s']} MB/s", flush=True)
         raw_src.unlink()
         qcow2_src.unlink()
-        with volume_dir(work, 2 * size_gb * (args.n + 6) + 8) as (volumes, fs_kind):
+        with volume_dir(work, 2 * (size_gb + 1) * (args.n + 6) + 8) as (volumes, fs_kind):
             results["filesystem"] = fs_kind
             firebrick, base = start_firebrick(work / "firebrick", volumes, deployment)
             client = Client(base, user.project_id, token)
             made: list[str] = []
             for kind, image in images.items():
                 curl_s = curl_download(glance.url, token, image["id"], volumes / ".curl")
-                first_s, volume_id = client.create(size_gb, image["id"])
+                first_s, volume_id = client.create(sizes[kind], image["id"])
                 made.append(volume_id)
                 results[f"{kind}_image_bytes"] = image["size"]
                 results[f"curl_{kind}_mb_s"] = round(image["size"] / MiB / curl_s, 1)
@@ -201,8 +202,8 @@ def run(args: argparse.Namespace, work: Path) -> dict[str, Any]:
                       flush=True)  # fmt: skip
             cached: list[float] = []
             for n in range(args.n):
-                image = images["raw" if n % 2 else "qcow2"]
-                elapsed, volume_id = client.create(size_gb, image["id"])
+                kind = "raw" if n % 2 else "qcow2"
+                elapsed, volume_id = client.create(sizes[kind], images[kind]["id"])
                 cached.append(elapsed * 1000)
                 made.append(volume_id)
             results["cached_create_p50_ms"] = round(statistics.median(cached), 1)

@@ -42,6 +42,9 @@ CORE_PROPERTIES = frozenset({"checksum", "container_format", "disk_format", "ima
                              "image_id", "min_disk", "min_ram", "name", "size"})  # fmt: skip
 # Copied from an image into the volume's image metadata (Cinder's IMAGE_ATTRIBUTES).
 IMAGE_ATTRIBUTES = ("checksum", "container_format", "disk_format", "min_disk", "min_ram", "size")
+# What the volume service is told of the image (firebrick.volume.images).
+SPEC_KEYS = ("id", "status", "updated_at", "checksum", "os_hash_algo", "os_hash_value",
+             "disk_format", "container_format", "size", "virtual_size")  # fmt: skip
 UPLOAD_KEYS = frozenset({"image_name", "force", "disk_format", "container_format"})
 VISIBILITIES = ("community", "public", "private", "shared")
 _TRUE = {"1", "t", "true", "on", "y", "yes"}
@@ -148,8 +151,11 @@ class ImageAPI:
             image_ref = str(matches[0]["id"])
         return client.show(image_ref)
 
-    def for_create(self, ctx: RequestContext, image_ref: str, size: int | None) -> dict[str, str]:
-        """Check the image a volume is to be made from; what the volume will keep of it."""
+    def for_create(
+        self, ctx: RequestContext, image_ref: str, size: int | None
+    ) -> tuple[dict[str, str], dict[str, Any]]:
+        """Check the image a volume is to be made from: what the volume will keep of it, and
+        what the volume service needs to know (so that it need not ask Glance again)."""
         try:
             client = self.client()
             image = self._find(client, image_ref)
@@ -162,7 +168,7 @@ class ImageAPI:
         if size is None:
             raise InvalidInput("Volume size 'None' must be an integer and greater than 0")
         check_image_metadata(image, size)
-        return volume_image_metadata(image)
+        return volume_image_metadata(image), {k: image.get(k) for k in SPEC_KEYS}
 
     # Upload to an image ---------------------------------------------------------------
 

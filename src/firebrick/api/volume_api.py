@@ -127,19 +127,21 @@ class VolumeAPI:
         req: VolumeCreateRequest,
         idempotency_key: str | None = None,
         image: Mapping[str, str] | None = None,
+        image_spec: Mapping[str, Any] | None = None,
     ) -> Volume:
         """Record the volume as ``creating`` (quota in the same transaction) and cast it.
 
         With an ``idempotency_key`` a retried request returns the volume its first attempt
         made, in whatever state it now is, instead of creating another. ``image``: the
-        image metadata of a create from an image (``ImageAPI.for_create`` checked it).
+        image metadata of a create from an image (``ImageAPI.for_create`` checked it);
+        ``image_spec``: what the volume service needs to know of that image.
         """
         if req.image_ref and image is None:
             raise InvalidInput("Invalid image identifier or unable to access requested image.")
         if req.backup_id:
             raise InvalidInput("Creating a volume from a backup is not supported.")
         try:
-            return self._create(ctx, req, idempotency_key, image)
+            return self._create(ctx, req, idempotency_key, image, image_spec)
         except IntegrityError:
             # A concurrent twin with the same key committed first: answer with its volume.
             found = (
@@ -180,6 +182,7 @@ class VolumeAPI:
         req: VolumeCreateRequest,
         idempotency_key: str | None,
         image: Mapping[str, str] | None = None,
+        image_spec: Mapping[str, Any] | None = None,
     ) -> Volume:
         volume_id = str(uuid.uuid4())
         stamp = volumes.now()
@@ -240,6 +243,8 @@ class VolumeAPI:
         request_spec: dict[str, Any] = {"availability_zones": zones}
         if image:
             request_spec["image_id"] = image["image_id"]
+            if image_spec:
+                request_spec["image"] = dict(image_spec)
         if origin is not None and origin.host:
             # A copy is made where its source lives (Cinder's snapshot_same_host).
             request_spec["resource_backend"] = origin.host.split("#", 1)[0]

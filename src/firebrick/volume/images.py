@@ -94,15 +94,20 @@ class ImageWorker:
             raise DriverError("No image service is configured for this volume service.")
         return self.glance.for_service()
 
-    def create_volume_from_image(self, volume: Volume, image_id: str) -> dict[str, Any]:
-        """Fill the volume with the image's data; the model update (``bootable``)."""
+    def create_volume_from_image(
+        self, volume: Volume, image_id: str, known: dict[str, Any] | None = None
+    ) -> dict[str, Any]:
+        """Fill the volume with the image's data; the model update (``bootable``).
+
+        ``known``: the image as the API found it a moment ago (saves asking Glance again;
+        a create resumed after a restart has none and asks)."""
         if self.ops is None:
             raise DriverError(f"Backend {self.backend} cannot create volumes from images.")
         if self.ops.has_volume(volume):  # a create resumed after its data was written
             return {**(self.ops.create_volume_from_image(volume, self.ops.staging(), "raw")
                        or {}), "bootable": True}  # fmt: skip
         client = self._client()
-        image = client.show(image_id)
+        image = known if known and known.get("id") == image_id else client.show(image_id)
         if image.get("status") != "active":
             raise ImageUnacceptable(image_id, f"it is not active (status {image.get('status')}).")
         image_utils.check_container(image_id, image.get("container_format"))

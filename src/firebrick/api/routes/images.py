@@ -27,12 +27,13 @@ IMAGE_ACTIONS = frozenset({
 
 async def image_for_create(
     request: Request, c: Call, req: VolumeCreateRequest
-) -> dict[str, str] | None:
-    """The checked image metadata of a create from ``imageRef``/``image_id``, or None."""
+) -> tuple[dict[str, str] | None, dict[str, Any] | None]:
+    """A create from ``imageRef``/``image_id``: the checked image's metadata for the volume
+    and its facts for the volume service; (None, None) for other creates."""
     if not req.image_ref:
-        return None
+        return None, None
     images = ImageAPI.of(request)
-    found: dict[str, str] = await anyio.to_thread.run_sync(
+    found: tuple[dict[str, str], dict[str, Any]] = await anyio.to_thread.run_sync(
         images.for_create, c.ctx, req.image_ref, req.size
     )
     return found

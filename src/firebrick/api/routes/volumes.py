@@ -118,8 +118,10 @@ async def volumes_summary(request: Request, c: CallDep) -> JSONResponse:
 @router.post("/volumes", status_code=202)
 async def create_volume(request: Request, c: CallDep, payload: JsonBody) -> JSONResponse:
     req = validation.parse_volume_create(payload, c.version)
-    image = await image_routes.image_for_create(request, c, req)
-    volume = _api(request).create(c.ctx, req, request.headers.get("idempotency-key"), image)
+    image, image_spec = await image_routes.image_for_create(request, c, req)
+    volume = _api(request).create(
+        c.ctx, req, request.headers.get("idempotency-key"), image, image_spec
+    )
     return JSONResponse({
         "volume": views.detail(
             volume, version=c.version, base_url=c.base_url, project_in_url=c.project_in_url,

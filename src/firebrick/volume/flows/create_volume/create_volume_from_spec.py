@@ -34,7 +34,7 @@ class CreateVolumeFromSpecTask(CinderTask):
             return {**update, "bootable": source.bootable}
         if kind == "image" and self.ports.images is not None:
             made: dict[str, Any] = self.ports.images.create_volume_from_image(
-                volume, volume_spec["image_id"]
+                volume, volume_spec["image_id"], volume_spec.get("image")
             )
             return made
         return driver.create_volume(volume) or {}

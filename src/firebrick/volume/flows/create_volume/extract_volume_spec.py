@@ -30,7 +30,8 @@ class ExtractVolumeSpecTask(CinderTask):
         elif volume.source_volid:
             spec.update(type="source_vol", source_volid=volume.source_volid)
         elif request_spec.get("image_id"):
-            spec.update(type="image", image_id=request_spec["image_id"])
+            spec.update(type="image", image_id=request_spec["image_id"],
+                        image=request_spec.get("image"))  # fmt: skip
         elif self.ports.images is not None:
             with self.ports.db.read() as conn:
                 image_id = images.of_volume(conn, volume.id).get("image_id")
