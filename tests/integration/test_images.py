@@ -381,3 +381,30 @@ def test_without_an_image_service_a_create_from_an_image_is_a_400(api: VolumeApi
         "size": 1, "imageRef": "7d1b1b4e-0000-4000-8000-000000000000"}})  # fmt: skip
     assert "No image service is known" in api.assert_fault(resp, 400)
     assert api.volume_count() == before
+
+
+def test_volumes_and_images_made_from_each_other_are_independent(
+    image_service: ImageService,
+    glance: GlanceEnv,
+) -> None:
+    """Cinder's dependency rules without a Cinder-backed Glance store: copies, both ways."""
+    image = glance.image("alpha", DATA, "raw")
+    with image_service.client() as api, glance.client("alpha") as g:
+        volume = _create_from(api, image, volume_type="img-qcow2")
+        assert g.delete(f"/images/{image['id']}").status_code == 204
+        # The volume (and the cache entry it may sit on) outlive the image.
+        path = image_service.volume_file(volume["id"])
+        assert path is not None and disk_bytes(path, "qcow2", len(DATA)) == DATA
+        resp = api.post(f"/volumes/{volume['id']}/action", json={"os-volume_upload_image": {
+            "image_name": "independent", "disk_format": "qcow2"}})  # fmt: skip
+        assert resp.status_code == 202, resp.text
+        image_id = resp.json()["os-volume_upload_image"]["image_id"]
+        api.wait_for_volume(volume["id"])
+        _active_image(api, g, image_id)
+        api.delete_volume(volume["id"])
+        assert g.get(f"/images/{image_id}").json()["status"] == "active"
+        again = _create_from(api, {"id": image_id}, volume_type="img-raw")
+        path = image_service.volume_file(again["id"])
+        assert path is not None and disk_bytes(path, "raw", len(DATA)) == DATA
+        api.delete_volume(again["id"])
+        g.delete(f"/images/{image_id}")
