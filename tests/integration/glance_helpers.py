@@ -161,3 +161,18 @@ def disk_bytes(path: Path, fmt: str, length: int) -> bytes:
 
 
 ImageFactory = Callable[..., dict[str, Any]]
+
+
+def create_from(api: VolumeApi, image: dict[str, Any], size: int = 1, wait: str | None =
+                 "available", volume_type: str = "img-raw") -> dict[str, Any]:  # fmt: skip
+    return api.create_volume(size=size, imageRef=image["id"], volume_type=volume_type,
+                             wait=wait)  # fmt: skip
+
+
+def active_image(api: VolumeApi, g: Any, image_id: str) -> dict[str, Any]:
+    def active() -> dict[str, Any] | None:
+        image: dict[str, Any] = g.get(f"/images/{image_id}").json()
+        return image if image["status"] == "active" else None
+
+    found: dict[str, Any] = api.wait_for(active, f"image {image_id} to be active")
+    return found

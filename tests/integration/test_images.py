@@ -17,6 +17,8 @@ from glance_helpers import (
     GlanceEnv,
     ImageService,
     MiB,
+    active_image,
+    create_from,
     disk_bytes,
     glance,  # noqa: F401  (fixture)
     image_service,  # noqa: F401  (fixture)
@@ -24,12 +26,6 @@ from glance_helpers import (
 from harness import MAX_MICROVERSION, VolumeApi
 
 DATA = os.urandom(3 * MiB) + b"\0" * MiB + b"firebrick" * 1000
-
-
-def _create_from(api: VolumeApi, image: dict[str, Any], size: int = 1, wait: str | None =
-                 "available", volume_type: str = "img-raw") -> dict[str, Any]:  # fmt: skip
-    return api.create_volume(size=size, imageRef=image["id"], volume_type=volume_type,
-                             wait=wait)  # fmt: skip
 
 
 @pytest.mark.parametrize(("disk_format", "backend"), [
@@ -45,7 +41,7 @@ def test_create_from_image_holds_the_image_bytes(
 ) -> None:
     image = glance.image("alpha", DATA, disk_format, virtual_size=8 * MiB, os_distro="debian")
     with image_service.client() as api:
-        volume = _create_from(api, image, volume_type=backend)
+        volume = create_from(api, image, volume_type=backend)
         assert volume["bootable"] == "true"
         meta = volume["volume_image_metadata"]
         assert meta["image_id"] == image["id"]
@@ -105,7 +101,7 @@ def test_images_the_api_refuses_leave_nothing(
         assert _volumes_of(api) == before
         assert _usage(api, project_id) == usage
         # The same images are fine where they fit.
-        volume = _create_from(api, needs_two, size=2)
+        volume = create_from(api, needs_two, size=2)
         api.delete_volume(volume["id"])
 
 
@@ -124,7 +120,7 @@ def test_a_corrupt_qcow2_errors_the_volume_with_a_message_and_leaves_nothing(
     mislabelled = glance.raw_image("alpha", content, "raw")  # qcow2 data said to be raw
     with image_service.client(microversion="3.3") as api:
         for image, words in ((corrupt, "qemu-img"), (mislabelled, "format mismatch")):
-            volume = _create_from(api, image, wait="error")
+            volume = create_from(api, image, wait="error")
             assert volume["status"] == "error"
             assert image_service.volume_file(volume["id"]) is None
             found = api.get("/messages", params={"resource_uuid": volume["id"]}).json()
@@ -135,86 +131,6 @@ def test_a_corrupt_qcow2_errors_the_volume_with_a_message_and_leaves_nothing(
     assert image_service.temporaries() == []
 
 
-def test_upload_then_create_from_that_image_gives_the_same_bytes(
-    image_service: ImageService,
-    glance: GlanceEnv,
-    tempest_schemas: Any,
-) -> None:
-    image = glance.image("alpha", DATA, "qcow2", virtual_size=8 * MiB, hw_disk_bus="scsi")
-    with image_service.client(microversion="3.1") as api:
-        source = _create_from(api, image, volume_type="img-qcow2")
-        # Sparse formats: a raw upload sends the whole GiB (make tempest uploads raw).
-        for disk_format in ("qcow2", "vmdk"):
-            resp = api.post(f"/volumes/{source['id']}/action", json={"os-volume_upload_image": {
-                "image_name": f"up-{disk_format}", "disk_format": disk_format,
-                "visibility": "private", "protected": False}})  # fmt: skip
-            assert resp.status_code == 202, resp.text
-            body = resp.json()["os-volume_upload_image"]
-            assert body["status"] == "uploading" and body["disk_format"] == disk_format
-            assert body["visibility"] == "private" and body["protected"] is False
-            assert body["volume_type"]["name"] == "img-qcow2"
-            assert api.get(f"/volumes/{source['id']}").json()["volume"]["status"] in (
-                "uploading",
-                "available",
-            )
-            api.wait_for_volume(source["id"])
-            with glance.client("alpha") as g:
-                uploaded = _active_image(api, g, body["image_id"])
-            assert uploaded["owner"] == image_service.keystone.project_id("alpha")
-            assert uploaded["disk_format"] == disk_format
-            # Cinder passes the volume's own image properties on, not the core ones.
-            assert uploaded["hw_disk_bus"] == "scsi"
-            assert "image_name" not in uploaded
-            copy = _create_from(api, uploaded, volume_type="img-raw")
-            path = image_service.volume_file(copy["id"])
-            assert path is not None
-            assert disk_bytes(path, "raw", len(DATA) + MiB) == DATA + b"\0" * MiB
-            shown = api.get(f"/volumes/{copy['id']}")
-            tempest_schemas.check("volumes.show_volume", shown)
-            assert shown.json()["volume"]["volume_image_metadata"]["image_id"] == uploaded["id"]
-            api.delete_volume(copy["id"])
-        api.delete_volume(source["id"])
-
-
-def _active_image(api: VolumeApi, g: Any, image_id: str) -> dict[str, Any]:
-    def active() -> dict[str, Any] | None:
-        image: dict[str, Any] = g.get(f"/images/{image_id}").json()
-        return image if image["status"] == "active" else None
-
-    found: dict[str, Any] = api.wait_for(active, f"image {image_id} to be active")
-    return found
-
-
-def test_upload_checks(image_service: ImageService, glance: GlanceEnv) -> None:
-    with image_service.client() as api, image_service.client(role="reader") as reader, \
-            image_service.client("beta") as beta:  # fmt: skip
-        volume = api.create_volume(size=1, volume_type="img-raw")
-        url = f"/volumes/{volume['id']}/action"
-        bad = [
-            {"image_name": ""},
-            {"image_name": "x", "disk_format": "iso"},
-            {"image_name": "x", "container_format": "ovf"},
-            {"image_name": "x", "visibility": "private"},  # only from 3.1
-            {"image_name": "x", "force": "maybe"},
-            {"disk_format": "raw"},
-        ]
-        for body in bad:
-            api.assert_fault(api.post(url, json={"os-volume_upload_image": body}), 400)
-        reader.assert_fault(reader.post(url, json={"os-volume_upload_image": {
-            "image_name": "x"}}), 403)  # fmt: skip
-        beta.assert_fault(beta.post(url, json={"os-volume_upload_image": {
-            "image_name": "x"}}), 404)  # fmt: skip
-        public = api.post(url, json={"os-volume_upload_image": {
-            "image_name": "x", "visibility": "public"}}, headers=api.mv("3.1"))  # fmt: skip
-        api.assert_fault(public, 403)
-        shown = api.get(f"/volumes/{volume['id']}").json()["volume"]
-        assert shown["status"] == "available"
-        with glance.client("alpha") as g:
-            names = {i["name"] for i in g.get("/images").json()["images"]}
-        assert "x" not in names
-        api.delete_volume(volume["id"])
-
-
 def test_image_metadata_actions_and_the_glance_metadata_filter(
     image_service: ImageService,
     glance: GlanceEnv,
@@ -223,7 +139,7 @@ def test_image_metadata_actions_and_the_glance_metadata_filter(
     image = glance.image("alpha", b"meta" * 1024, "raw")
     with image_service.client() as api, image_service.client(role="reader") as reader, \
             image_service.client("beta") as beta:  # fmt: skip
-        volume = _create_from(api, image)
+        volume = create_from(api, image)
         plain = api.create_volume(size=1, volume_type="img-raw")
         url = f"/volumes/{volume['id']}/action"
         resp = api.post(url, json={"os-set_image_metadata": {"metadata": {
@@ -271,10 +187,10 @@ def test_the_cache_serves_the_second_create_and_notices_changed_images(
     image = glance.image("alpha", DATA, "qcow2", virtual_size=16 * MiB)
     svc = image_service.service
     with image_service.client() as api:
-        first = _create_from(api, image)
+        first = create_from(api, image)
         assert any("cached as entry" in line for line in svc.log_lines_for(first["id"]))
         entries = image_service.cache_files("img-raw")
-        second = _create_from(api, image, size=2)
+        second = create_from(api, image, size=2)
         assert any("served from the cache" in line for line in svc.log_lines_for(second["id"]))
         assert image_service.cache_files("img-raw") == entries
         for volume in (first, second):
@@ -291,12 +207,12 @@ def test_the_cache_serves_the_second_create_and_notices_changed_images(
                 headers={"Content-Type": "application/openstack-images-v2.1-json-patch"},
             )
             assert patch.status_code == 200, patch.text
-        third = _create_from(api, image)
+        third = create_from(api, image)
         assert any("cached as entry" in line for line in svc.log_lines_for(third["id"]))
         assert image_service.cache_files("img-raw") != entries
         # Least recently used entries make room (max_count 3 on img-raw).
         others = [glance.image("alpha", bytes([n]) * 4096, "raw") for n in range(1, 4)]
-        made = [_create_from(api, other) for other in others]
+        made = [create_from(api, other) for other in others]
         assert len(image_service.cache_files("img-raw")) == 3
         for volume in (first, second, third, *made):
             api.delete_volume(volume["id"])
@@ -357,7 +273,7 @@ def test_noauth_with_glance_api_servers_and_no_secret_in_the_logs(
         sections=image_service.keystone.firebrick_sections(),
     )
     with svc.client() as api:
-        volume = _create_from(api, image, volume_type="__DEFAULT__")
+        volume = create_from(api, image, volume_type="__DEFAULT__")
         assert volume["bootable"] == "true"
         path = svc.find_volume_file(volume["id"])
         assert path is not None and disk_bytes(path, "raw", len(DATA)) == DATA
@@ -367,7 +283,7 @@ def test_noauth_with_glance_api_servers_and_no_secret_in_the_logs(
         image_id = resp.json()["os-volume_upload_image"]["image_id"]
         api.wait_for_volume(volume["id"])
         with glance.client("alpha", "admin") as g:
-            uploaded = _active_image(api, g, image_id)
+            uploaded = active_image(api, g, image_id)
             assert uploaded["owner"] == api.project
             g.delete(f"/images/{image_id}")
         api.delete_volume(volume["id"])
@@ -381,30 +297,3 @@ def test_without_an_image_service_a_create_from_an_image_is_a_400(api: VolumeApi
         "size": 1, "imageRef": "7d1b1b4e-0000-4000-8000-000000000000"}})  # fmt: skip
     assert "No image service is known" in api.assert_fault(resp, 400)
     assert api.volume_count() == before
-
-
-def test_volumes_and_images_made_from_each_other_are_independent(
-    image_service: ImageService,
-    glance: GlanceEnv,
-) -> None:
-    """Cinder's dependency rules without a Cinder-backed Glance store: copies, both ways."""
-    image = glance.image("alpha", DATA, "raw")
-    with image_service.client() as api, glance.client("alpha") as g:
-        volume = _create_from(api, image, volume_type="img-qcow2")
-        assert g.delete(f"/images/{image['id']}").status_code == 204
-        # The volume (and the cache entry it may sit on) outlive the image.
-        path = image_service.volume_file(volume["id"])
-        assert path is not None and disk_bytes(path, "qcow2", len(DATA)) == DATA
-        resp = api.post(f"/volumes/{volume['id']}/action", json={"os-volume_upload_image": {
-            "image_name": "independent", "disk_format": "qcow2"}})  # fmt: skip
-        assert resp.status_code == 202, resp.text
-        image_id = resp.json()["os-volume_upload_image"]["image_id"]
-        api.wait_for_volume(volume["id"])
-        _active_image(api, g, image_id)
-        api.delete_volume(volume["id"])
-        assert g.get(f"/images/{image_id}").json()["status"] == "active"
-        again = _create_from(api, {"id": image_id}, volume_type="img-raw")
-        path = image_service.volume_file(again["id"])
-        assert path is not None and disk_bytes(path, "raw", len(DATA)) == DATA
-        api.delete_volume(again["id"])
-        g.delete(f"/images/{image_id}")
