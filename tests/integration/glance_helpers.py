@@ -6,16 +6,16 @@ project, as a Cinder deployment gives its service user: the volume service downl
 uploads image data as that user, after the API checked with the caller's own token that
 the caller may use the image.
 
-Fixtures (import them into a test module): ``glance``, ``image_service`` (a Firebrick with
-two image-caching backends: raw ``img-raw`` and qcow2 ``img-qcow2``, types of the same
-names) and ``image_factory`` (test images of known bytes, uploaded through Glance).
+Fixtures (``conftest.py`` imports them, so that each is one per session): ``glance`` and
+``image_service`` (a Firebrick with two image-caching backends, raw ``img-raw`` and qcow2
+``img-qcow2``, and volume types of the same names).
 """
 
 from __future__ import annotations
 
 import os
 import secrets
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -158,9 +158,6 @@ def disk_bytes(path: Path, fmt: str, length: int) -> bytes:
             return handle.read(length)
     finally:
         out.unlink(missing_ok=True)
-
-
-ImageFactory = Callable[..., dict[str, Any]]
 
 
 def create_from(api: VolumeApi, image: dict[str, Any], size: int = 1, wait: str | None =

@@ -1,4 +1,3 @@
-# ruff: noqa: F811  (the Glance fixtures are imported, and named as parameters)
 """Volumes from Glance images and volumes uploaded to Glance, against a real Glance.
 
 Glance runs beside the test Keystone (``glance_helpers``); Firebrick finds it in the
@@ -20,8 +19,6 @@ from glance_helpers import (
     active_image,
     create_from,
     disk_bytes,
-    glance,  # noqa: F401  (fixture)
-    image_service,  # noqa: F401  (fixture)
 )
 from harness import MAX_MICROVERSION, VolumeApi
 

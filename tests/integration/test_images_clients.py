@@ -1,4 +1,3 @@
-# ruff: noqa: F811  (the Glance fixtures are imported, and named as parameters)
 """Images with the clients people use: the ``openstack`` CLI and openstacksdk, against the
 Firebrick and the Glance that the Keystone catalog lists."""
 
@@ -13,7 +12,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from glance_helpers import GlanceEnv, MiB, disk_bytes, glance  # noqa: F401
+from glance_helpers import GlanceEnv, MiB, disk_bytes
 from harness import Service
 from keystone_helpers import KeystoneEnv
 

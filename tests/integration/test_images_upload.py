@@ -1,4 +1,3 @@
-# ruff: noqa: F811  (the Glance fixtures are imported, and named as parameters)
 """Volumes uploaded to Glance (os-volume_upload_image), and what depends on what."""
 
 from __future__ import annotations
@@ -11,8 +10,6 @@ from glance_helpers import (
     active_image,
     create_from,
     disk_bytes,
-    glance,  # noqa: F401  (fixture)
-    image_service,  # noqa: F401  (fixture)
 )
 from test_images import DATA, MiB
 
