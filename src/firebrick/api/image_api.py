@@ -139,7 +139,7 @@ class ImageAPI:
 
     def _find(self, client: GlanceClient, image_ref: str) -> dict[str, Any]:
         try:
-            uuid.UUID(image_ref)
+            image_ref = str(uuid.UUID(image_ref))  # canonical: nothing else reaches the URL
         except ValueError:
             matches = client.find_by_name(image_ref)
             if len(matches) > 1:
