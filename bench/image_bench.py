@@ -113,6 +113,7 @@ def start_firebrick(state: Path, volumes: Path, deployment: ks.Deployment) -> tu
 
 class Client:
     def __init__(self, base: str, project_id: str, token: str) -> None:
+        self.post_times: list[float] = []
         self.http = httpx.Client(base_url=f"{base}/v3/{project_id}", timeout=600.0,
                                  headers={"X-Auth-Token": token, **MICROVERSION})  # fmt: skip
 
@@ -131,6 +132,7 @@ class Client:
         resp = self.http.post("/volumes", json={"volume": {"size": size_gb,
                                                            "imageRef": image_id}})  # fmt: skip
         resp.raise_for_status()
+        self.post_times.append(time.perf_counter() - started)
         volume_id = resp.json()["volume"]["id"]
         self.wait(volume_id)
         return time.perf_counter() - started, volume_id
@@ -201,6 +203,7 @@ def run(args: argparse.Namespace, work: Path) -> dict[str, Any]:
                       f"{first_s:.2f} s = {results[f'first_create_{kind}_mb_s']} MB/s",
                       flush=True)  # fmt: skip
             cached: list[float] = []
+            client.post_times.clear()
             for n in range(args.n):
                 kind = "raw" if n % 2 else "qcow2"
                 elapsed, volume_id = client.create(sizes[kind], images[kind]["id"])
@@ -208,9 +211,13 @@ def run(args: argparse.Namespace, work: Path) -> dict[str, Any]:
                 made.append(volume_id)
             results["cached_create_p50_ms"] = round(statistics.median(cached), 1)
             results["cached_create_p95_ms"] = round(percentile(cached, 0.95), 1)
+            results["cached_create_post_p50_ms"] = round(
+                statistics.median(client.post_times) * 1000, 1
+            )
             results["cached_target_p50_ms"] = TARGET_CACHED_P50_MS
             print(f"cached creates: p50 {results['cached_create_p50_ms']} ms, p95 "
-                  f"{results['cached_create_p95_ms']} ms (N={args.n})", flush=True)  # fmt: skip
+                  f"{results['cached_create_p95_ms']} ms (N={args.n}); the POST alone p50 "
+                  f"{results['cached_create_post_p50_ms']} ms", flush=True)  # fmt: skip
             results["upload_mb_s"] = upload(client, glance.url, token, made[0], size_gb)
             print(f"upload of a {size_gb} GiB volume: {results['upload_mb_s']} MB/s", flush=True)
             for volume_id in made:
