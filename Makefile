@@ -17,6 +17,10 @@ BENCH_MODE ?= both
 # loopback. It is kept apart from Firebrick's venv so their pins never meet.
 KEYSTONE_VENV ?= .keystone-venv
 KEYSTONE_PACKAGES ?= keystone gunicorn
+# Glance (PyPI, the 2026.2 release) in a venv of its own: the image tests, `make tempest`
+# and `make bench` start one on loopback, registered in their Keystone.
+GLANCE_VENV ?= .glance-venv
+GLANCE_PACKAGES ?= glance==33.0.0 gunicorn
 # Generated requests of the schemathesis run of `make fuzz` (per operation).
 FUZZ_ARGS ?=
 # OpenStack Tempest (PyPI), the conformance suite, in a venv of its own: `make tempest` runs
@@ -25,7 +29,7 @@ TEMPEST_VENV ?= .tempest-venv
 TEMPEST_PACKAGES ?= tempest==47.0.0
 TEMPEST_ARGS ?=
 
-.PHONY: venv apt keystone tempest-venv run test lint typecheck unit integration bench fuzz tempest clean
+.PHONY: venv apt keystone glance tempest-venv run test lint typecheck unit integration bench fuzz tempest clean
 
 $(BIN)/python:
 	@if ! $(PYTHON) -m venv $(VENV) >/dev/null 2>&1; then \
@@ -55,6 +59,15 @@ $(KEYSTONE_VENV)/.installed: $(BIN)/python
 	touch $@
 
 keystone: $(KEYSTONE_VENV)/.installed
+
+$(GLANCE_VENV)/.installed: $(BIN)/python
+	rm -rf $(GLANCE_VENV)
+	$(PYTHON) -m venv $(GLANCE_VENV)
+	$(GLANCE_VENV)/bin/python -m pip install --quiet --upgrade pip
+	$(GLANCE_VENV)/bin/python -m pip install --quiet $(GLANCE_PACKAGES)
+	touch $@
+
+glance: $(GLANCE_VENV)/.installed
 
 $(TEMPEST_VENV)/.installed: $(BIN)/python
 	rm -rf $(TEMPEST_VENV)
@@ -91,20 +104,21 @@ typecheck: venv
 unit: venv
 	$(BIN)/pytest -q tests/unit $(PYTEST_ARGS)
 
-integration: venv apt keystone tempest-venv
+integration: venv apt keystone glance tempest-venv
 	$(BIN)/pytest -q -n $(PYTEST_WORKERS) tests/integration $(PYTEST_ARGS)
 
-test: venv apt keystone tempest-venv lint typecheck
+test: venv apt keystone glance tempest-venv lint typecheck
 	$(BIN)/pytest -q -n $(PYTEST_WORKERS) $(PYTEST_ARGS)
 
-bench: venv apt keystone
+bench: venv apt keystone glance
 	$(BIN)/python bench/bench.py --mode $(BENCH_MODE) $(BENCH_ARGS)
 	$(BIN)/python bench/clone_bench.py
+	$(BIN)/python bench/image_bench.py
 
 fuzz: venv apt
 	$(BIN)/python tools/fuzz.py $(FUZZ_ARGS)
 
-tempest: venv apt keystone tempest-venv
+tempest: venv apt keystone glance tempest-venv
 	$(BIN)/python tools/tempest.py $(TEMPEST_ARGS)
 
 clean:

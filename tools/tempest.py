@@ -1,11 +1,14 @@
 """`make tempest`: OpenStack Tempest's volume API suite against a real Firebrick.
 
-Starts a real Keystone (the one the keystone tests start), registers Firebrick in its
-catalog, runs ``firebrick serve`` with ``auth_strategy = keystone`` and two file backends,
-writes ``tempest.conf`` (catalog discovery, both backend names so that the multi-backend
-and migration tests run, the manage tests with the refs the file driver uses; no Nova,
-Glance or Swift) and runs Tempest's ``tempest.api.volume`` tests from Tempest's own venv
-(``make tempest`` builds ``.tempest-venv`` with the pinned release).
+Starts a real Keystone (the one the keystone tests start) and a real Glance (``make
+glance``) registered in its catalog, uploads a small public qcow2 image for
+``[compute] image_ref``, registers Firebrick in the catalog, runs ``firebrick serve`` with
+``auth_strategy = keystone`` and two file backends (image-volume cache on), writes
+``tempest.conf`` (catalog discovery, both backend names so that the multi-backend and
+migration tests run, the manage tests with the refs the file driver uses, Glance and the
+image dependency tests on; no Nova or Swift) and runs Tempest's ``tempest.api.volume``
+tests from Tempest's own venv (``make tempest`` builds ``.tempest-venv`` with the pinned
+release).
 
 Credentials are pre-provisioned (``accounts.yaml``), not dynamic: Tempest's dynamic
 credentials call Neutron to clean up security groups whenever Neutron counts as available,
@@ -43,6 +46,7 @@ sys.path.insert(0, str(ROOT / "tests" / "integration"))
 
 from attach_helpers import stop_targets, target_backend  # noqa: E402
 from harness import Service, free_port, launch  # noqa: E402
+from infra import glance as gl  # noqa: E402
 from infra import keystone as ks  # noqa: E402
 
 TEMPEST_VERSION = "47.0.0"
@@ -57,13 +61,10 @@ ADMINS_PER_SHARD = 2
 NEEDS_DYNAMIC_CREDENTIALS = "Must use dynamic credentials."
 # Tests that need a service Firebrick does not replace but do not check for it themselves
 # (Tempest skips the others): run, they fail on Tempest's side before reaching Firebrick.
-EXCLUDED = {
-    r"tempest\.api\.volume\.test_volumes_extend\.VolumesExtendTest\.test_volume_extend\b":
-        "creates its volume from a Glance image without checking that Glance is available",
-}  # fmt: skip
+EXCLUDED: dict[str, str] = {}
 # Services Firebrick does not replace: a skip that names one of these is expected.
-ABSENT_SERVICES = ("nova", "compute", "glance", "image", "swift", "object", "neutron",
-                   "network", "backup", "server")  # fmt: skip
+ABSENT_SERVICES = ("nova", "compute", "swift", "object", "neutron", "network", "backup",
+                   "server")  # fmt: skip
 # Skip reasons that do not name the service they wait for.
 SKIP_SERVICES = {
     # [compute-feature-enabled] volume_multiattach: whether Nova attaches to several servers
@@ -107,7 +108,8 @@ def tempest_bin(name: str) -> str:
 
 
 def start_firebrick(workdir: Path, deployment: ks.Deployment, port: int) -> Service:
-    backends = {name: {"file_capacity_gb": "1000", **target_backend("iscsi")}
+    backends = {name: {"file_capacity_gb": "1000", "image_volume_cache_enabled": "true",
+                       **target_backend("iscsi")}
                 for name in BACKENDS}  # fmt: skip
     return launch(
         workdir / "firebrick",
@@ -152,7 +154,28 @@ def provision_accounts(conn: Any, shard: int) -> list[dict[str, Any]]:
     return accounts
 
 
-def tempest_conf(keystone: ks.KeystoneServer, workspace: Path, accounts: Path | None) -> str:
+def start_glance(workdir: Path, keystone: ks.KeystoneServer) -> tuple[gl.GlanceServer, str]:
+    """Glance in the catalog, Firebrick's service user made admin, and a public image."""
+    glance = gl.GlanceServer(workdir / "glance", keystone, threads=16)
+    glance.start()
+    try:
+        glance.register()
+        gl.grant_service_admin(keystone)
+        source = gl.make_image(workdir / "tempest-image.qcow2",
+                               os.urandom(1 << 20) + b"tempest" * 4096, "qcow2",
+                               virtual_size=64 << 20)  # fmt: skip
+        token = keystone.token(ks.ADMIN_USER, keystone.admin_password, "admin")
+        image = gl.upload(glance.url, token, source, name="tempest-image",
+                          disk_format="qcow2", visibility="public")  # fmt: skip
+    except BaseException:
+        glance.stop()
+        raise
+    return glance, str(image["id"])
+
+
+def tempest_conf(
+    keystone: ks.KeystoneServer, workspace: Path, accounts: Path | None, image_ref: str = ""
+) -> str:
     """``tempest.conf``: pre-provisioned ``accounts``, or else dynamic credentials."""
     auth = {"default_credentials_domain_name": ks.DOMAIN, "create_isolated_networks": "false"}
     if accounts is not None:
@@ -168,7 +191,8 @@ def tempest_conf(keystone: ks.KeystoneServer, workspace: Path, accounts: Path | 
         "identity": {"uri_v3": keystone.url, "auth_version": "v3", "region": ks.REGION},
         "identity-feature-enabled": {"api_v2": "false"},
         "service_available": {
-            "cinder": "true", "nova": "false", "glance": "false", "swift": "false",
+            "cinder": "true", "nova": "false", "glance": "true" if image_ref else "false",
+            "swift": "false",
             # Dynamic credentials would call it (see the module's docstring).
             "neutron": "true" if accounts is not None else "false",
         },
@@ -183,11 +207,14 @@ def tempest_conf(keystone: ks.KeystoneServer, workspace: Path, accounts: Path | 
             "build_timeout": "120",
             "manage_volume_ref": "source-name,volume-%s",
             "manage_snapshot_ref": "source-name,snapshot-%s",
+            "disk_format": "raw,qcow2",
         },
+        "compute": {"image_ref": image_ref, "image_ref_alt": image_ref},
+        "image": {"container_formats": "bare", "disk_formats": "raw,qcow2,vmdk,vdi,vhd,vhdx"},
         "volume-feature-enabled": {
             "multi_backend": "true", "backup": "false", "manage_volume": "true",
             "manage_snapshot": "true", "extend_attached_volume": "false",
-            "api_extensions": "all",
+            "api_extensions": "all", "enable_volume_image_dep_tests": "true",
         },
     }  # fmt: skip
     lines: list[str] = []
@@ -329,7 +356,7 @@ def report(found: dict[str, dict[str, Any]], excluded: int, min_passed: int) -> 
 
 
 def run_suite(
-    workdir: Path, keystone: ks.KeystoneServer, regex: str, shards: int
+    workdir: Path, keystone: ks.KeystoneServer, regex: str, shards: int, image_ref: str
 ) -> tuple[dict[str, dict[str, Any]], int]:
     """Every selected test's outcome, and how many tests were excluded."""
     conn = keystone.admin_connection()
@@ -342,7 +369,7 @@ def run_suite(
         path = workdir / f"tempest-{n}"
         (path / "etc").mkdir(parents=True, exist_ok=True)
         (path / "etc" / "accounts.yaml").write_text(yaml.safe_dump(rows))
-        conf = tempest_conf(keystone, path, path / "etc" / "accounts.yaml")
+        conf = tempest_conf(keystone, path, path / "etc" / "accounts.yaml", image_ref)
         workspaces.append(make_workspace(path, conf))
     exclude = "|".join(EXCLUDED)
     selected = listed(workspaces[0], regex, exclude)
@@ -356,7 +383,7 @@ def run_suite(
     again = [t for t in selected if found[_base_id(t)]["reason"] == NEEDS_DYNAMIC_CREDENTIALS]
     if again:
         dynamic = workdir / "tempest-dynamic"
-        make_workspace(dynamic, tempest_conf(keystone, dynamic, None))
+        make_workspace(dynamic, tempest_conf(keystone, dynamic, None, image_ref))
         start_run(dynamic, again).wait()
         found.update(outcomes(again, read_results(dynamic)))
     return found, excluded
@@ -376,18 +403,23 @@ def main() -> int:
     if not ks.available():
         print(ks.unavailable_reason())
         return 2
+    if not gl.available():
+        print(gl.unavailable_reason())
+        return 2
 
     workdir = args.workdir or Path(tempfile.mkdtemp(prefix="firebrick-tempest-"))
     workdir.mkdir(parents=True, exist_ok=True)
     started = time.monotonic()
     keystone = ks.KeystoneServer(workdir / "keystone", threads=16)
     service: Service | None = None
+    glance: gl.GlanceServer | None = None
     try:
         keystone.start()
         port = free_port()
         deployment = ks.provision(keystone, projects=(), endpoint=f"http://127.0.0.1:{port}")
+        glance, image_ref = start_glance(workdir, keystone)
         service = start_firebrick(workdir, deployment, port)
-        found, excluded = run_suite(workdir, keystone, args.regex, args.shards)
+        found, excluded = run_suite(workdir, keystone, args.regex, args.shards, image_ref)
         code = report(found, excluded, args.min_passed if args.regex == DEFAULT_REGEX else 0)
         print(f"wall time {time.monotonic() - started:.0f} s; work directory {workdir}")
         return code
@@ -395,6 +427,8 @@ def main() -> int:
         if service is not None:
             service.stop()
             stop_targets(service)
+        if glance is not None:
+            glance.stop()
         keystone.stop()
         if not args.keep and args.workdir is None:
             shutil.rmtree(workdir, ignore_errors=True)

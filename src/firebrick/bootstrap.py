@@ -17,6 +17,7 @@ from firebrick.api.volume_api import VolumeAPI
 from firebrick.config import Config
 from firebrick.db import types
 from firebrick.db.engine import Database
+from firebrick.image.access import GlanceAccess
 from firebrick.notifier import Notifier
 from firebrick.policy import Policy
 from firebrick.rpc.bus import Bus
@@ -114,6 +115,7 @@ def build_volume_managers(
     directories: dict[str, str] = {}
     # The backends this process serves: a migration between two of them copies files.
     peers: dict[str, VolumeDriver] = {}
+    glance = GlanceAccess.from_config(config)
     for backend in config.backends:
         if only is not None and backend.name != only:
             continue
@@ -141,6 +143,7 @@ def build_volume_managers(
                 report_interval=config.report_interval,
                 target=target,
                 peers=peers,
+                glance=glance,
             )
         )
         peers[f"{config.host}@{backend.name}"] = driver
@@ -184,6 +187,9 @@ def build_api(config: Config, db: Database, bus: Bus, notifier: Notifier) -> Any
         else None,
     )
     app.state.default_group_type = config.default_group_type  # GET /group_types/default
+    # Read by the image routes (firebrick.api.image_api).
+    app.state.glance = GlanceAccess.from_config(config)
+    app.state.enable_force_upload = config.enable_force_upload
     return app
 
 

@@ -75,6 +75,10 @@ class Config:
     policy_file: Path | None = None
     # The group type GET /group_types/default answers (Cinder's default_group_type).
     default_group_type: str | None = None
+    # Glance: Cinder's glance_api_servers (else the Keystone catalog's "image" service),
+    # and whether os-volume_upload_image may take an in-use volume with force.
+    glance_api_servers: list[str] = field(default_factory=list)
+    enable_force_upload: bool = False
 
     @property
     def notifications_path(self) -> Path:
@@ -171,6 +175,8 @@ def load(path: str | Path | None = None) -> Config:
         keystone_authtoken=keystone,
         policy_file=policy_file,
         default_group_type=defaults.get("default_group_type") or None,
+        glance_api_servers=_list(opt("glance_api_servers", "")),
+        enable_force_upload=parse_bool(opt("enable_force_upload", "false")),
     )
 
 

@@ -162,6 +162,11 @@ RULES: dict[str, str] = {
     "volume:revert_to_snapshot": MEMBER,
 
     # [images]
+    "volume_extension:volume_actions:upload_image": MEMBER,
+    "volume_extension:volume_actions:upload_public": ADMIN,
+    "volume_extension:volume_image_metadata:show": READER,
+    "volume_extension:volume_image_metadata:set": MEMBER,
+    "volume_extension:volume_image_metadata:remove": MEMBER,
 
     # [core]
     "volume_extension:capabilities": ADMIN,

@@ -14,6 +14,7 @@ from collections.abc import Callable, Iterator, Mapping
 from pathlib import Path
 
 import pytest
+from glance_helpers import glance, image_service  # noqa: F401  (session fixtures)
 from harness import Service, VolumeApi, launch, new_project
 from infra import keystone as keystone_infra
 from keystone_helpers import KeystoneEnv, keystone_unavailable

@@ -27,6 +27,8 @@ from typing import Any
 
 import anyio.to_thread
 
+from firebrick.image.access import image_endpoint
+
 LOG = logging.getLogger("firebrick.api.auth")
 
 Scope = dict[str, Any]
@@ -48,6 +50,8 @@ class Identity:
     roles: tuple[str, ...]
     user_domain_id: str | None = None
     project_domain_id: str | None = None
+    # The token's catalog's image (Glance) endpoint, for the image calls.
+    image_endpoint: str | None = None
 
 
 @dataclass(frozen=True)
@@ -67,6 +71,7 @@ def identity_from_environ(environ: Mapping[str, Any]) -> Identity:
         roles=tuple(r.strip() for r in roles.split(",") if r.strip()),
         user_domain_id=environ.get("HTTP_X_USER_DOMAIN_ID") or None,
         project_domain_id=environ.get("HTTP_X_PROJECT_DOMAIN_ID") or None,
+        image_endpoint=image_endpoint(environ.get("HTTP_X_SERVICE_CATALOG")),
     )
 
 

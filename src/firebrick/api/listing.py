@@ -14,6 +14,7 @@ from firebrick.domain.errors import Invalid, InvalidInput
 
 VOLUME_LIST_BOOTABLE: Final = APIVersion(3, 2)
 VOLUME_LIST_GROUP: Final = APIVersion(3, 10)
+VOLUME_LIST_GLANCE_METADATA: Final = APIVersion(3, 4)
 RESOURCE_FILTER: Final = APIVersion(3, 31)
 SUPPORT_COUNT_INFO: Final = APIVersion(3, 45)
 LIKE_FILTER: Final = APIVersion(3, 34)
@@ -30,10 +31,18 @@ USER_FILTERS: Final = frozenset(
     {"name", "status", "metadata", "bootable", "availability_zone", "size", "created_at",
      "updated_at", "group_id", "migration_status", "consumes_quota"}
 )  # fmt: skip
-ADMIN_FILTERS: Final = USER_FILTERS | {"host", "project_id", "user_id", "volume_type_id"}
+# glance_metadata (3.4): admins always; others only before 3.31 (Cinder's default
+# resource_filters.json does not list it).
+ADMIN_FILTERS: Final = USER_FILTERS | {
+    "host",
+    "project_id",
+    "user_id",
+    "volume_type_id",
+    "glance_metadata",
+}
 # What Cinder accepted from a non-admin before generic filtering (3.31).
 LEGACY_USER_FILTERS: Final = frozenset(
-    {"name", "status", "metadata", "availability_zone", "bootable", "group_id"}
+    {"name", "status", "metadata", "availability_zone", "bootable", "group_id", "glance_metadata"}
 )
 # Filters that also take the "key~=value" (contains) form from 3.34.
 LIKE_FILTERS: Final = frozenset({"name", "status", "availability_zone"})
@@ -189,6 +198,8 @@ def _filters(params: dict[str, str], version: APIVersion, is_admin: bool) -> dic
     allowed = ADMIN_FILTERS if is_admin else USER_FILTERS
     if version < VOLUME_LIST_GROUP:
         params.pop("group_id", None)
+    if version < VOLUME_LIST_GLANCE_METADATA:
+        params.pop("glance_metadata", None)
     if version >= LIKE_FILTER:
         allowed = allowed | {f"{key}~" for key in LIKE_FILTERS}
     if version >= RESOURCE_FILTER:
@@ -202,8 +213,8 @@ def _filters(params: dict[str, str], version: APIVersion, is_admin: bool) -> dic
 
 
 def _filter_value(key: str, value: str, version: APIVersion) -> object:
-    if key == "metadata":
-        return _metadata_filter(value)
+    if key in ("metadata", "glance_metadata"):
+        return _metadata_filter(value, key)
     if key in BOOLEAN_FILTERS:
         return _bool_filter(key, value, strict=version >= VOLUME_LIST_BOOTABLE)
     if key == "size":
@@ -219,13 +230,13 @@ def _filter_value(key: str, value: str, version: APIVersion) -> object:
     return value
 
 
-def _metadata_filter(value: str) -> dict[str, str]:
+def _metadata_filter(value: str, key: str = "metadata") -> dict[str, str]:
     try:
         parsed = ast.literal_eval(value)
     except (ValueError, SyntaxError, TypeError, MemoryError, RecursionError):
         parsed = None
     if not isinstance(parsed, dict):
-        raise InvalidInput(f"'metadata = {value}'")
+        raise InvalidInput(f"'{key} = {value}'")
     return {str(k): str(v) for k, v in parsed.items()}
 
 

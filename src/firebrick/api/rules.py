@@ -202,6 +202,10 @@ VOLUME_ACTION_RULES: Final[dict[str, str]] = {
     "revert": "volume:revert_to_snapshot",
 
     # [images]
+    "os-volume_upload_image": "volume_extension:volume_actions:upload_image",
+    "os-set_image_metadata": "volume_extension:volume_image_metadata:set",
+    "os-unset_image_metadata": "volume_extension:volume_image_metadata:remove",
+    "os-show_image_metadata": "volume:get_volume_metadata",
 
     # [core]
 }  # fmt: skip

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import uuid
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -15,7 +16,7 @@ from firebrick.api.listing import ListQuery
 from firebrick.api.validation import VolumeCreateRequest, VolumeUpdateRequest
 from firebrick.config import QuotaDefaults
 from firebrick.context import RequestContext
-from firebrick.db import idempotency, quotas, services, snapshots, types, volumes
+from firebrick.db import idempotency, images, quotas, services, snapshots, types, volumes
 from firebrick.db.engine import Database
 from firebrick.domain import migration, quota, statuses
 from firebrick.domain.errors import (
@@ -130,19 +131,26 @@ class VolumeAPI:
         return candidates or [self.default_availability_zone]
 
     def create(
-        self, ctx: RequestContext, req: VolumeCreateRequest, idempotency_key: str | None = None
+        self,
+        ctx: RequestContext,
+        req: VolumeCreateRequest,
+        idempotency_key: str | None = None,
+        image: Mapping[str, str] | None = None,
+        image_spec: Mapping[str, Any] | None = None,
     ) -> Volume:
         """Record the volume as ``creating`` (quota in the same transaction) and cast it.
 
         With an ``idempotency_key`` a retried request returns the volume its first attempt
-        made, in whatever state it now is, instead of creating another.
+        made, in whatever state it now is, instead of creating another. ``image``: the
+        image metadata of a create from an image (``ImageAPI.for_create`` checked it);
+        ``image_spec``: what the volume service needs to know of that image.
         """
-        if req.image_ref:
+        if req.image_ref and image is None:
             raise InvalidInput("Invalid image identifier or unable to access requested image.")
         if req.backup_id:
             raise InvalidInput("Creating a volume from a backup is not supported.")
         try:
-            return self._create(ctx, req, idempotency_key)
+            return self._create(ctx, req, idempotency_key, image, image_spec)
         except IntegrityError:
             # A concurrent twin with the same key committed first: answer with its volume.
             found = (
@@ -178,7 +186,12 @@ class VolumeAPI:
         return None, None
 
     def _create(
-        self, ctx: RequestContext, req: VolumeCreateRequest, idempotency_key: str | None
+        self,
+        ctx: RequestContext,
+        req: VolumeCreateRequest,
+        idempotency_key: str | None,
+        image: Mapping[str, str] | None = None,
+        image_spec: Mapping[str, Any] | None = None,
     ) -> Volume:
         volume_id = str(uuid.uuid4())
         stamp = volumes.now()
@@ -239,12 +252,20 @@ class VolumeAPI:
             volumes.insert_volume(conn, values, req.metadata)
             if key is not None:
                 volume_keys.store(conn, key, volume_id)
+            # A volume keeps what it knows of its image; a copy inherits it (as in Cinder).
+            kept = dict(image) if image else images.of_volume(conn, origin.id) if origin else {}
+            if kept:
+                images.replace_metadata(conn, volume_id, kept)
             quotas.add_usage(conn, ctx.project_id, quota.volume_deltas(size, volume_type.name))
             if idempotency_key:
                 idempotency.remember(
                     conn, ctx.project_id, "volume", idempotency_key, volume_id, digest
                 )
         request_spec: dict[str, Any] = {"availability_zones": zones}
+        if image:
+            request_spec["image_id"] = image["image_id"]
+            if image_spec:
+                request_spec["image"] = dict(image_spec)
         if origin is not None and origin.host:
             # A copy is made where its source lives (Cinder's snapshot_same_host).
             request_spec["resource_backend"] = origin.host.split("#", 1)[0]

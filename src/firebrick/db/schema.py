@@ -415,6 +415,29 @@ volume_migrations = Table(
 )
 
 # [images]
+# Cinder's volume_glance_metadata: what a volume keeps of the image it was made from.
+volume_glance_metadata = Table(
+    "volume_glance_metadata",
+    metadata,
+    Column("volume_id", String(36), ForeignKey("volumes.id", ondelete="CASCADE"),
+           primary_key=True),
+    Column("key", String(255), primary_key=True),
+    Column("value", Text, nullable=False),
+)  # fmt: skip
+
+# Cinder's image_volume_cache_entries: per backend, one cached copy of an image's data.
+image_volume_cache_entries = Table(
+    "image_volume_cache_entries",
+    metadata,
+    Column("id", String(36), primary_key=True),
+    Column("host", String(255), nullable=False),
+    Column("image_id", String(36), nullable=False),
+    Column("image_updated_at", String(64)),
+    Column("checksum", String(255)),
+    Column("size", Integer, nullable=False),
+    Column("last_used", DateTime, nullable=False),
+    UniqueConstraint("host", "image_id", name="uq_image_cache_host_image"),
+)
 
 # [core]
 # Projects that may use a private volume type (Cinder's volume_type_projects).

@@ -20,7 +20,7 @@ from sqlalchemy import (
 )
 from sqlalchemy import update as sql_update
 
-from firebrick.db import paging, timefilters
+from firebrick.db import images, paging, timefilters
 from firebrick.db.keyvalue import KeyValues
 from firebrick.db.schema import snapshots, volume_metadata, volume_types, volumes
 from firebrick.domain.errors import MarkerNotFound, VolumeNotFound
@@ -156,6 +156,8 @@ def _filters(filters: Mapping[str, Any]) -> list[ColumnElement[bool]]:
                         volume_metadata.c.value == str(mv),
                     )
                 )
+        elif key == "glance_metadata" and isinstance(value, Mapping):
+            clauses.extend(images.filter_clauses(value))
         elif key.endswith("~") and key[:-1] in _COLUMNS:
             # Wildcards in the value are literal; case-insensitive on every backend
             # (SQLite's LIKE is, PostgreSQL's is not).

@@ -16,6 +16,7 @@ from firebrick.db.engine import Database
 from firebrick.domain import quota, statuses
 from firebrick.domain.errors import VolumeNotFound
 from firebrick.domain.model import Volume
+from firebrick.image.access import GlanceAccess
 from firebrick.notifier import Notifier, volume_usage
 from firebrick.rpc.bus import SCHEDULER_TOPIC, Bus, cast_or_defer, volume_topic
 from firebrick.targets.base import STORAGE_PROTOCOLS, Target
@@ -27,6 +28,7 @@ from firebrick.volume.flows import create_volume
 from firebrick.volume.flows.storage import PassThroughBackend
 from firebrick.volume.group_snapshots import GroupSnapshotWorker
 from firebrick.volume.groups import GroupWorker
+from firebrick.volume.images import ImageWorker
 from firebrick.volume.manage import REQUESTS as MANAGE_REQUESTS
 from firebrick.volume.manage import ManageWorker
 from firebrick.volume.migration import MigrationExporter, MigrationWorker
@@ -52,6 +54,7 @@ class VolumeManager:
         report_interval: float,
         target: Target | None = None,
         peers: Mapping[str, VolumeDriver] | None = None,
+        glance: GlanceAccess | None = None,
     ) -> None:
         self.backend = backend  # host@backend
         self.availability_zone = availability_zone
@@ -60,6 +63,7 @@ class VolumeManager:
         self.bus = bus
         self.notifier = notifier
         self.report_interval = report_interval
+        self.images = ImageWorker(db, driver, backend, glance)
         self.ports = create_volume.Ports(
             db=db,
             driver=driver,
@@ -67,6 +71,7 @@ class VolumeManager:
             backend=backend,
             reschedule=self._reschedule,
             max_attempts=max_attempts,
+            images=self.images,
         )
         # Tasks are stateless, so one flow serves every run; the engine holds the state.
         self._create_flow = create_volume.get_flow(self.ports)
@@ -102,6 +107,7 @@ class VolumeManager:
         self.driver.do_setup()
         self.report(reset_allocations=True)
         self._remove_orphans()
+        self.images.reconcile()
         if self.attacher is not None:
             # Hosts that were attached before a restart find their targets again.
             self.attacher.restore()
@@ -254,6 +260,10 @@ class VolumeManager:
                     self.reverter.revert(payload["volume_id"], payload["snapshot_id"])
 
         # [images]
+        elif method == "copy_volume_to_image":
+            self.images.copy_volume_to_image(
+                payload["volume_id"], payload["image_id"], payload["disk_format"]
+            )
 
         # [core]
         else:

@@ -7,6 +7,7 @@ from dataclasses import dataclass, field
 from typing import Any, Final
 
 from firebrick.api.openapi import groups as groups_openapi
+from firebrick.api.openapi.images import IMAGE_ACTION_EXAMPLES, IMAGE_VOLUME_ACTIONS
 from firebrick.api.openapi.operator_schemas import (
     CAPABILITIES_VIEW,
     HOST_BODY,
@@ -130,11 +131,13 @@ OPERATIONS: Final[dict[tuple[str, str], Op]] = {
     ),
     ("POST", "/volumes/{volume_id}/action"): Op(
         {202: None, 200: None},
-        one_of_actions(VOLUME_ACTIONS),
+        one_of_actions(VOLUME_ACTIONS | IMAGE_VOLUME_ACTIONS),
         faults=(409,),
         description=(
-            "202 with no body, except os-set_bootable (200, no body) and "
-            "os-initialize_connection (200, {\"connection_info\": {...}})."
+            "202 with no body, except os-set_bootable (200, no body), "
+            "os-initialize_connection (200, {\"connection_info\": {...}}), "
+            "os-volume_upload_image (202, {\"os-volume_upload_image\": {...}}) and the image "
+            "metadata actions (200, {\"metadata\": {...}}; os-unset_image_metadata no body)."
         ),
     ),
     **_metadata_ops("volumes"),
@@ -300,6 +303,7 @@ _ACTION_EXAMPLES: Final[dict[str, Any]] = {
     "os-terminate_connection": {"connector": {"host": "compute-1"}},
     "os-attach": {"mountpoint": "/dev/vdb", "host_name": "compute-1", "mode": "rw"},
     "os-detach": {},
+    **IMAGE_ACTION_EXAMPLES,
 }
 EXAMPLES: Final[dict[tuple[str, str], dict[str, Any]]] = {
     ("POST", "/volumes"): {

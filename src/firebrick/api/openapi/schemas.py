@@ -369,6 +369,7 @@ VOLUME_FILTERS: Final = (
     param("updated_at", _TIME_FILTER),
     param("migration_status", STRING),
     param("consumes_quota", {"type": "boolean"}),
+    param("glance_metadata", STRING, "A Python dict literal; from 3.4, admin only from 3.31."),
     param("host", STRING, "Admin only."),
     param("project_id", STRING, "Admin only, with all_tenants."),
 )

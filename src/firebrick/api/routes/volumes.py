@@ -11,6 +11,7 @@ from firebrick.api import listing, validation
 from firebrick.api.deps import Call, CallDep, JsonBody
 from firebrick.api.legacy_attach import LegacyAttach
 from firebrick.api.microversion import APIVersion
+from firebrick.api.routes import images as image_routes
 from firebrick.api.routes import manage as manage_routes
 from firebrick.api.routes import migration
 from firebrick.api.routes.metadata import add_metadata_routes
@@ -69,11 +70,12 @@ def _list(request: Request, c: Call, *, detailed: bool) -> dict[str, Any]:
     found, count = _api(request).list_volumes(c.ctx, query)
     if detailed:
         attached = _attachments(request, c, [v.id for v in found])
+        image_meta = image_routes.image_metadata_of(request, c, [v.id for v in found])
         items = [
             views.detail(
                 v, version=c.version, base_url=c.base_url, project_in_url=c.project_in_url,
                 is_admin=c.ctx.is_admin, extended=True, url_project_id=c.url_project_id,
-                attachments=attached.get(v.id, ()),
+                attachments=attached.get(v.id, ()), image_metadata=image_meta.get(v.id),
             )
             for v in found
         ]  # fmt: skip
@@ -118,7 +120,10 @@ async def volumes_summary(request: Request, c: CallDep) -> JSONResponse:
 @router.post("/volumes", status_code=202)
 async def create_volume(request: Request, c: CallDep, payload: JsonBody) -> JSONResponse:
     req = validation.parse_volume_create(payload, c.version)
-    volume = _api(request).create(c.ctx, req, request.headers.get("idempotency-key"))
+    image, image_spec = await image_routes.image_for_create(request, c, req)
+    volume = _api(request).create(
+        c.ctx, req, request.headers.get("idempotency-key"), image, image_spec
+    )
     return JSONResponse({
         "volume": views.detail(
             volume, version=c.version, base_url=c.base_url, project_in_url=c.project_in_url,
@@ -131,11 +136,12 @@ async def create_volume(request: Request, c: CallDep, payload: JsonBody) -> JSON
 async def show_volume(volume_id: str, request: Request, c: CallDep) -> JSONResponse:
     volume = _api(request).get(c.ctx, volume_id)
     attached = _attachments(request, c, [volume.id]).get(volume.id, [])
+    image_meta = image_routes.image_metadata_of(request, c, [volume.id]).get(volume.id)
     return JSONResponse({
         "volume": views.detail(
             volume, version=c.version, base_url=c.base_url, project_in_url=c.project_in_url,
             is_admin=c.ctx.is_admin, extended=True, url_project_id=c.url_project_id,
-            attachments=attached,
+            attachments=attached, image_metadata=image_meta,
         )
     })  # fmt: skip
 
@@ -233,6 +239,8 @@ async def volume_action(
         migration.revert_api(request).revert(c.ctx, volume_id, body, c.version)
 
     # [images]
+    elif name in image_routes.IMAGE_ACTIONS:
+        return await image_routes.volume_image_action(request, c, volume_id, name, body)
 
     # [core]
     else:

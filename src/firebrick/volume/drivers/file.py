@@ -45,7 +45,8 @@ VERSION = "1.1.0"
 VOLUME = "volume-"
 SNAPSHOT = "snapshot-"
 CLONE_BASE = "clone-base-"  # frozen data a qcow2 clone and its source both sit on
-MANAGED = (VOLUME, SNAPSHOT, CLONE_BASE)
+IMAGE_CACHE = "image-cache-"  # an image-volume cache entry (firebrick.volume.images)
+MANAGED = (VOLUME, SNAPSHOT, CLONE_BASE, IMAGE_CACHE)
 TEMPORARY = (".tmp-", ".probe-")
 LOCK_FILE = ".chain.lock"
 

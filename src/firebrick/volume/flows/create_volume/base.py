@@ -27,6 +27,8 @@ class Ports:
     backend: str  # host@backend: this volume service
     reschedule: Rescheduler
     max_attempts: int
+    # firebrick.volume.images.ImageWorker: creates volumes from Glance images.
+    images: Any = None
 
 
 class CinderTask(task.Task):  # type: ignore[misc]

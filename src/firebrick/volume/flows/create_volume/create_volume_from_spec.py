@@ -9,7 +9,8 @@ from firebrick.volume.flows.create_volume.base import CinderTask
 
 class CreateVolumeFromSpecTask(CinderTask):
     """Creates the volume's storage through the backend's driver, by the kind of spec:
-    empty (``raw``), from a snapshot (``snap``) or a copy of another volume (``source_vol``).
+    empty (``raw``), from a snapshot (``snap``), a copy of another volume (``source_vol``)
+    or a Glance image (``image``, through the image worker and its cache).
 
     Reversion strategy: none of its own; OnFailureRescheduleTask removes what was created.
     A source that is gone raises NotFound, which rescheduling cannot fix.
@@ -31,4 +32,9 @@ class CreateVolumeFromSpecTask(CinderTask):
                 source = volumes.get(conn, volume_spec["source_volid"])
             update = driver.create_cloned_volume(volume, source) or {}
             return {**update, "bootable": source.bootable}
+        if kind == "image" and self.ports.images is not None:
+            made: dict[str, Any] = self.ports.images.create_volume_from_image(
+                volume, volume_spec["image_id"], volume_spec.get("image")
+            )
+            return made
         return driver.create_volume(volume) or {}

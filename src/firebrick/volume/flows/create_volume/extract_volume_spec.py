@@ -2,12 +2,15 @@ from __future__ import annotations
 
 from typing import Any
 
+from firebrick.db import images
 from firebrick.domain.model import Volume
 from firebrick.volume.flows.create_volume.base import CinderTask
 
 
 class ExtractVolumeSpecTask(CinderTask):
-    """Turns the request into a spec: ``raw``, ``snap`` (from a snapshot) or ``source_vol``.
+    """Turns the request into a spec: ``raw``, ``snap`` (from a snapshot), ``source_vol``
+    or ``image`` (the image id comes with the request, or, for a create resumed after a
+    restart, from the image metadata the API recorded).
 
     Reversion strategy: none needed; it changes nothing.
     """
@@ -26,4 +29,12 @@ class ExtractVolumeSpecTask(CinderTask):
             spec.update(type="snap", snapshot_id=volume.snapshot_id)
         elif volume.source_volid:
             spec.update(type="source_vol", source_volid=volume.source_volid)
+        elif request_spec.get("image_id"):
+            spec.update(type="image", image_id=request_spec["image_id"],
+                        image=request_spec.get("image"))  # fmt: skip
+        elif self.ports.images is not None:
+            with self.ports.db.read() as conn:
+                image_id = images.of_volume(conn, volume.id).get("image_id")
+            if image_id:
+                spec.update(type="image", image_id=image_id)
         return spec

@@ -9,6 +9,7 @@ from firebrick.db import messages, volumes
 from firebrick.domain import statuses
 from firebrick.domain.errors import NotFound
 from firebrick.domain.model import Volume
+from firebrick.image.errors import ImageError
 from firebrick.volume.flows.create_volume.base import CinderTask
 
 LOG = logging.getLogger(__name__)
@@ -45,6 +46,12 @@ class OnFailureRescheduleTask(CinderTask):
         if any(f.check(NotFound) for f in causes):
             LOG.info("Volume %s: not rescheduling, %s", volume.id, reason)
             return False
+        image_errors = [f.exception for f in causes if isinstance(f.exception, ImageError)]
+        if image_errors:
+            # No other backend makes a volume of a bad or oversized image.
+            self._clean_backend(volume)
+            self._error_out(volume, reason, image_errors[0].event_id)
+            return False
         self._clean_backend(volume)
         attempts = int(retry.get("num_attempts", 1))
         if self.ports.max_attempts > 1:
@@ -63,7 +70,9 @@ class OnFailureRescheduleTask(CinderTask):
         except Exception:
             LOG.exception("Volume %s: could not remove what the failed create left", volume.id)
 
-    def _error_out(self, volume: Volume, reason: str) -> None:
+    def _error_out(
+        self, volume: Volume, reason: str, event_id: str = CREATE_FROM_BACKEND_DRIVER_FAILED
+    ) -> None:
         LOG.error("Volume %s: create failed on %s: %s", volume.id, self.ports.backend, reason)
         with self.ports.db.write() as conn:
             changed = volumes.update(
@@ -74,7 +83,7 @@ class OnFailureRescheduleTask(CinderTask):
                 messages.add(
                     conn,
                     project_id=volume.project_id,
-                    event_id=CREATE_FROM_BACKEND_DRIVER_FAILED,
+                    event_id=event_id,
                     resource_uuid=volume.id,
                     detail=f"{self.ports.backend}: {reason}",
                 )

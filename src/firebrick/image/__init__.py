@@ -1,0 +1,1 @@
+"""Images: the Glance client, image conversion and the image-volume cache."""

@@ -1,0 +1,130 @@
+"""The file driver's part in images: volumes and cache entries filled from downloaded
+image data, clones of cache entries, and a volume's data in an image format for upload.
+
+Every file is written under a temporary name in the backend's directory and renamed when
+complete (the driver's rule), so an interrupted download or conversion leaves only a
+temporary file, which the driver removes at its next start. A raw image for a raw backend
+is downloaded into that temporary file and renamed: no second copy.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+from firebrick.domain.errors import DriverError
+from firebrick.domain.model import Volume
+from firebrick.image import image_utils
+from firebrick.volume.drivers.base import ModelUpdate
+from firebrick.volume.drivers.file import IMAGE_CACHE, FileDriver, GiB
+
+
+class FileImageOps:
+    def __init__(self, driver: FileDriver) -> None:
+        self.driver = driver
+
+    @property
+    def clone_method(self) -> str:
+        return self.driver.clone_method
+
+    def staging(self) -> Path:
+        """A new temporary file name on the backend's filesystem, for downloaded data."""
+        return self.driver._temporary()
+
+    def cache_path(self, entry_id: str) -> Path:
+        return self.driver._file(IMAGE_CACHE, entry_id)
+
+    def _import(self, target: Path, staging: Path, image_format: str, size: int) -> None:
+        """Turn the downloaded ``staging`` file into ``target`` in the backend's format."""
+        driver = self.driver
+        if target.exists():
+            staging.unlink(missing_ok=True)
+            driver._grow(target, size)
+            return
+        if image_format == driver.volume_format == "raw":
+            try:
+                driver._grow(staging, size)
+                driver._publish(staging, target)
+            except BaseException:
+                staging.unlink(missing_ok=True)
+                raise
+            return
+        tmp = driver._temporary()
+        try:
+            image_utils.convert(staging, image_format, tmp, driver.volume_format)
+            driver._grow(tmp, size)
+            driver._publish(tmp, target)
+        except BaseException:
+            tmp.unlink(missing_ok=True)
+            raise
+        finally:
+            staging.unlink(missing_ok=True)
+
+    def create_volume_from_image(
+        self, volume: Volume, staging: Path, image_format: str
+    ) -> ModelUpdate:
+        self.driver._check()
+        final = self.driver.path(volume.id)
+        self._import(final, staging, image_format, volume.size * GiB)
+        return {"provider_location": final.name}
+
+    def has_volume(self, volume: Volume) -> bool:
+        return self.driver.path(volume.id).exists()
+
+    def create_cache_entry(
+        self, entry_id: str, staging: Path, image_format: str, virtual_size: int
+    ) -> None:
+        self.driver._check()
+        self._import(self.cache_path(entry_id), staging, image_format, virtual_size)
+
+    def has_cache_entry(self, entry_id: str) -> bool:
+        return self.cache_path(entry_id).exists()
+
+    def clone_cache_entry(self, volume: Volume, entry_id: str) -> ModelUpdate:
+        """The volume as a fast clone of the entry: reflink, qcow2 overlay, or a copy."""
+        driver = self.driver
+        driver._check()
+        final = driver.path(volume.id)
+        entry = self.cache_path(entry_id)
+        try:
+            if final.exists():
+                driver._grow(final, volume.size * GiB)
+                return {"provider_location": final.name}
+            if not entry.exists():
+                raise DriverError(f"Image cache entry {entry.name} does not exist.")
+            size = driver._target_size(volume, entry)
+            if driver.clone_method == "qcow2":
+                with driver._chain_lock():
+                    driver._overlay(final, entry, size)
+            else:
+                driver._new_file(final, size, lambda tmp: driver._copy(entry, tmp))
+        except OSError as exc:
+            reason = os.strerror(exc.errno or 0)
+            raise DriverError(f"Could not clone image cache entry: {reason}") from None
+        return {"provider_location": final.name}
+
+    def delete_cache_entry(self, entry_id: str) -> None:
+        """Remove an entry; qcow2 volumes still sitting on it get its data first."""
+        self.driver._check()
+        self.driver._remove(self.cache_path(entry_id))
+
+    def cache_entry_ids(self) -> set[str]:
+        return self.driver._ids(IMAGE_CACHE)
+
+    def export(self, volume: Volume, disk_format: str) -> tuple[Path, bool]:
+        """The volume's data in ``disk_format``: (file, whether it is a temporary copy)."""
+        driver = self.driver
+        driver._check()
+        source = driver.path(volume.id)
+        if not source.exists():
+            raise DriverError(f"Volume file {source.name} does not exist.")
+        target_format = image_utils.QEMU_FORMATS[disk_format]
+        if driver.volume_format == "raw" and target_format == "raw":
+            return source, False
+        tmp = driver._temporary()
+        try:
+            image_utils.convert(source, driver.volume_format, tmp, target_format)
+        except BaseException:
+            tmp.unlink(missing_ok=True)
+            raise
+        return tmp, True
