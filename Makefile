@@ -107,8 +107,10 @@ unit: venv
 integration: venv apt keystone glance tempest-venv
 	$(BIN)/pytest -q -n $(PYTEST_WORKERS) tests/integration $(PYTEST_ARGS)
 
+# Everything: lint, types, the unit and integration tests, then Tempest's volume API suite.
 test: venv apt keystone glance tempest-venv lint typecheck
 	$(BIN)/pytest -q -n $(PYTEST_WORKERS) $(PYTEST_ARGS)
+	$(BIN)/python tools/tempest.py $(TEMPEST_ARGS)
 
 bench: venv apt keystone glance
 	$(BIN)/python bench/bench.py --mode $(BENCH_MODE) $(BENCH_ARGS)
