@@ -23,8 +23,7 @@ import pytest
 
 from firebrick.config import BackendConfig
 from firebrick.domain.model import Snapshot, Volume
-from firebrick.volume.drivers import file as file_driver
-from firebrick.volume.drivers import filecopy
+from firebrick.volume.drivers import file_store, filecopy
 from firebrick.volume.drivers.file import FileDriver, GiB
 
 pytestmark = pytest.mark.integration
@@ -135,7 +134,7 @@ def holds(driver: FileDriver, path: Path, scratch: Path, byte: int, offset: int 
 
 
 def virtual_size(driver: FileDriver, path: Path) -> int:
-    return driver._virtual_size(path)
+    return driver.store.virtual_size(path)
 
 
 @pytest.mark.parametrize(("method", "volume_format"), METHODS)
@@ -262,7 +261,7 @@ def test_deleting_in_any_order_keeps_the_others_data(
         for other, (path, pattern) in expected.items():
             for offset, byte in pattern.items():
                 assert holds(d, path, tmp_path, byte, offset), f"{other} after deleting {name}"
-    left = [p.name for p in d.directory.iterdir() if p.name.startswith(file_driver.MANAGED)]
+    left = [p.name for p in d.directory.iterdir() if p.name.startswith(file_store.MANAGED)]
     assert left == []
 
 

@@ -13,8 +13,7 @@ import pytest
 from firebrick.config import BackendConfig
 from firebrick.domain.errors import DriverError, DriverNotInitialized
 from firebrick.domain.model import Snapshot, Volume
-from firebrick.volume.drivers import file as file_driver
-from firebrick.volume.drivers import filecopy, qemu_img
+from firebrick.volume.drivers import file_store, filecopy, qemu_img
 from firebrick.volume.drivers.file import FileDriver, GiB
 
 MiB = 1 << 20
@@ -77,7 +76,7 @@ def read(path: Path, offset: int, length: int) -> bytes:
 
 
 def managed(directory: Path) -> set[str]:
-    return {p.name for p in directory.iterdir() if p.name.startswith(file_driver.MANAGED)}
+    return {p.name for p in directory.iterdir() if p.name.startswith(file_store.MANAGED)}
 
 
 @pytest.fixture
@@ -210,9 +209,9 @@ def test_backing_names_not_made_by_the_driver_are_refused(tmp_path: Path, no_ref
     d = driver(tmp_path)
     for name in ["/etc/shadow", "../volume-x", f"volume-{uuid.uuid4()}/../x", "base.img"]:
         with pytest.raises(DriverError, match="did not create"):
-            d._managed(name)
+            d.store.managed(name)
     name = f"snapshot-{uuid.uuid4()}"
-    assert d._managed(name) == tmp_path / name
+    assert d.store.managed(name) == tmp_path / name
 
 
 # Idempotence (copy method, raw) ----------------------------------------------------------
@@ -329,9 +328,9 @@ def test_used_capacity_counts_snapshots(tmp_path: Path, no_reflink: None) -> Non
     d = driver(tmp_path, file_thin_provisioning="false")
     v = volume()
     d.create_volume(v)
-    before = d._used_gb()
+    before = d.store.used_gb()
     d.create_snapshot(snapshot(v), v)
-    assert d._used_gb() == pytest.approx(before + 1.0)
+    assert d.store.used_gb() == pytest.approx(before + 1.0)
 
 
 def test_ids_list_only_their_own_kind(tmp_path: Path, no_reflink: None) -> None:

@@ -25,7 +25,8 @@ from pathlib import Path
 
 from firebrick.domain.errors import DriverError, Invalid
 from firebrick.volume.drivers import qemu_img
-from firebrick.volume.drivers.file import CLONE_BASE, LOCK_FILE, SNAPSHOT, FileDriver, GiB
+from firebrick.volume.drivers.file import FileDriver
+from firebrick.volume.drivers.file_store import CLONE_BASE, LOCK_FILE, SNAPSHOT, GiB
 
 VOLUME_KIND = "volume"
 SNAPSHOT_KIND = "snapshot"
@@ -239,7 +240,7 @@ class FileInspector:
             if not backing.startswith((SNAPSHOT, CLONE_BASE)):
                 raise _Unfit(f"has a backing file outside this backend's snapshots: {backing!r}.")
             try:
-                self.driver._managed(backing)
+                self.driver.store.managed(backing)
             except DriverError:
                 raise _Unfit(
                     f"has a backing file this backend did not make: {backing!r}."

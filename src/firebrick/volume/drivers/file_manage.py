@@ -29,7 +29,7 @@ from firebrick.domain.errors import DriverError
 from firebrick.domain.model import Snapshot, Volume
 from firebrick.volume.drivers import qemu_img
 from firebrick.volume.drivers.base import ModelUpdate
-from firebrick.volume.drivers.file import CLONE_BASE, SNAPSHOT, VOLUME, FileDriver, GiB
+from firebrick.volume.drivers.file import FileDriver
 from firebrick.volume.drivers.file_inspect import (
     SNAPSHOT_KIND,
     VOLUME_KIND,
@@ -39,6 +39,7 @@ from firebrick.volume.drivers.file_inspect import (
     source_name,
     storage_owner,
 )
+from firebrick.volume.drivers.file_store import CLONE_BASE, SNAPSHOT, VOLUME, GiB
 
 
 class FileManage:
@@ -66,10 +67,10 @@ class FileManage:
     def manage_existing(self, volume: Volume, ref: object, claimed_by: str | None) -> ModelUpdate:
         """Rename the file to ``volume-<id>`` and grow it to the volume's size."""
         final = self.driver.path(volume.id)
-        with self.driver._chain_lock():
+        with self.driver.store.chain_lock():
             renamed = self._adopt(ref, final, VOLUME_KIND, claimed_by, max_gb=volume.size)
             try:
-                self.driver._grow(final, volume.size * GiB)
+                self.driver.store.grow(final, volume.size * GiB)
             except (OSError, DriverError) as exc:
                 if renamed is not None:
                     self._give_back(final, renamed)
@@ -81,7 +82,7 @@ class FileManage:
     ) -> ModelUpdate:
         """Rename the file to ``snapshot-<id>``; images on it follow the new name."""
         final = self.driver.snapshot_path(snapshot.id)
-        with self.driver._chain_lock():
+        with self.driver.store.chain_lock():
             self._adopt(ref, final, SNAPSHOT_KIND, claimed_by, max_gb=None)
         return {"provider_location": final.name}
 
