@@ -23,7 +23,8 @@ import pytest
 from firebrick.targets import Credentials, Export, InvalidConnector, TargetError, build_target
 from firebrick.targets.nbd import NbdSettings, NbdTarget
 from firebrick.targets.runner import read_pid
-from firebrick.targets.tgt import TgtSettings, TgtTarget
+from firebrick.targets.tgt import TgtTarget
+from firebrick.targets.tgt_admin import TgtSettings
 
 pytestmark = pytest.mark.integration
 

@@ -116,7 +116,8 @@ def build_target(options: Mapping[str, str], *, state_dir: Path, backend: str) -
     """The target a backend's config section asks for (``target_protocol``, default iscsi)."""
     protocol = (options.get("target_protocol") or "iscsi").strip().lower()
     if protocol == "iscsi":
-        from firebrick.targets.tgt import TgtSettings, TgtTarget
+        from firebrick.targets.tgt import TgtTarget
+        from firebrick.targets.tgt_admin import TgtSettings
 
         return TgtTarget(TgtSettings.from_options(options, state_dir=state_dir, backend=backend))
     if protocol == "nbd":

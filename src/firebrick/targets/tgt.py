@@ -21,169 +21,35 @@ record: missing targets, LUNs, accounts and ACL entries are added, foreign ones 
 from __future__ import annotations
 
 import logging
-import re
-import secrets
-import string
 import threading
-import time
-import zlib
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from firebrick.targets.base import (
     Credentials,
     Export,
-    InvalidConnector,
     TargetError,
     check_id,
-    hostport,
-    option_int,
 )
-from firebrick.targets.runner import Runner, SystemRunner, read_pid, terminate, wait_gone
+from firebrick.targets.runner import Runner, SystemRunner
 from firebrick.targets.state import StateFile, private_dir
+from firebrick.targets.tgt_admin import (
+    LunInfo,
+    TargetInfo,
+    TgtSettings,
+    check_credentials,
+    generate_credentials,
+    initiator_of,
+    is_iqn,
+    parse_list,
+    parse_targets,
+)
+from firebrick.targets.tgt_daemon import TgtDaemon
 
 LOG = logging.getLogger(__name__)
 
 LUN = 1
-MAX_CONTROL_PORT = 32767  # tgtadm -C accepts 0..32767
-STARTUP_TIMEOUT = 10.0
-_ALNUM = string.ascii_letters + string.digits
-_CHAP_VALUE = re.compile(r"^[A-Za-z0-9._@:+=-]{1,255}$")
-_IQN = re.compile(r"^(iqn\.|eui\.|naa\.)\S{1,220}$", re.IGNORECASE)
-
-
-def default_control_port(backend: str) -> int:
-    """Stable per backend name, so a restarted service finds its tgtd again."""
-    return 1000 + zlib.crc32(backend.encode("utf-8")) % 31000
-
-
-@dataclass(frozen=True)
-class TgtSettings:
-    state_dir: Path
-    control_port: int
-    ip: str = "127.0.0.1"
-    port: int = 3260
-    prefix: str = "iqn.2010-10.org.openstack:"
-
-    @classmethod
-    def from_options(
-        cls, options: Mapping[str, str], *, state_dir: Path, backend: str
-    ) -> TgtSettings:
-        prefix = (options.get("target_prefix") or cls.prefix).strip()
-        if not _IQN.match(prefix + "volume-x"):
-            raise ValueError(
-                f"target_prefix must start an IQN (iqn.YYYY-MM.domain:), not {prefix!r}"
-            )
-        return cls(
-            state_dir=state_dir,
-            control_port=option_int(
-                options, "tgt_control_port", default_control_port(backend), 1, MAX_CONTROL_PORT
-            ),
-            ip=(options.get("target_ip_address") or cls.ip).strip(),
-            port=option_int(options, "target_port", cls.port, 1, 65535),
-            prefix=prefix,
-        )
-
-    @property
-    def portal(self) -> str:
-        return hostport(self.ip, self.port)
-
-
-@dataclass
-class LunInfo:
-    path: str
-    readonly: bool
-
-
-@dataclass
-class TargetInfo:
-    tid: int
-    iqn: str
-    luns: dict[int, LunInfo] = field(default_factory=dict)
-    accounts: set[str] = field(default_factory=set)
-    acls: set[str] = field(default_factory=set)
-    sessions: dict[int, tuple[str, list[int]]] = field(default_factory=dict)  # sid: ini, cids
-
-
-def parse_targets(text: str) -> dict[str, TargetInfo]:
-    """``tgtadm --op show --mode target`` output, by IQN."""
-    targets: dict[str, TargetInfo] = {}
-    current: TargetInfo | None = None
-    section = ""
-    lun: int | None = None
-    sid: int | None = None
-    for line in text.splitlines():
-        stripped = line.strip()
-        indent = len(line) - len(line.lstrip(" "))
-        if match := re.match(r"^Target (\d+): (\S+)$", line):
-            current = TargetInfo(int(match[1]), match[2])
-            targets[current.iqn] = current
-            section, lun, sid = "", None, None
-        elif current is None or not stripped:
-            continue
-        elif indent == 4:
-            section = stripped.rstrip(":")
-        elif section == "LUN information":
-            if match := re.match(r"^LUN: (\d+)$", stripped):
-                lun = int(match[1])
-                current.luns[lun] = LunInfo(path="", readonly=False)
-            elif lun is not None and stripped.startswith("Backing store path:"):
-                current.luns[lun].path = stripped.partition(":")[2].strip()
-            elif lun is not None and stripped.startswith("Readonly:"):
-                current.luns[lun].readonly = stripped.partition(":")[2].strip() == "Yes"
-        elif section == "I_T nexus information":
-            if match := re.match(r"^I_T nexus: (\d+)$", stripped):
-                sid = int(match[1])
-                current.sessions[sid] = ("", [])
-            elif sid is not None and (match := re.match(r"^Initiator: (\S+)", stripped)):
-                current.sessions[sid] = (match[1], current.sessions[sid][1])
-            elif sid is not None and (match := re.match(r"^Connection: (\d+)$", stripped)):
-                current.sessions[sid][1].append(int(match[1]))
-        elif section == "Account information":
-            if not stripped.endswith("(outgoing)"):
-                current.accounts.add(stripped)
-        elif section == "ACL information":
-            current.acls.add(stripped)
-    return targets
-
-
-def parse_list(text: str, header: str) -> set[str]:
-    """The indented lines under ``header`` (``Account list:``) or ``Portal:`` entries."""
-    if header == "Portal":
-        return {m[1] for m in re.finditer(r"^Portal: (\S+?),\d+$", text, re.MULTILINE)}
-    lines = text.splitlines()
-    if not lines or lines[0].strip() != header:
-        return set()
-    return {line.strip() for line in lines[1:] if line.strip()}
-
-
-def generate_credentials() -> Credentials:
-    username = "fb" + "".join(secrets.choice(_ALNUM) for _ in range(18))
-    password = "".join(secrets.choice(_ALNUM) for _ in range(16))
-    return Credentials(username, password)
-
-
-def initiator_of(connector: Mapping[str, Any]) -> str:
-    initiator = connector.get("initiator") if isinstance(connector, Mapping) else None
-    if not initiator or not isinstance(initiator, str):
-        raise InvalidConnector(
-            "The connector has no 'initiator' (the iSCSI initiator IQN of the host); "
-            "it is required to attach an iSCSI volume."
-        )
-    if not _IQN.match(initiator):
-        raise InvalidConnector(f"The connector's initiator {initiator!r} is not an iSCSI name.")
-    return initiator
-
-
-def check_credentials(credentials: Credentials) -> Credentials:
-    for label, value in (("username", credentials.username), ("password", credentials.password)):
-        if not _CHAP_VALUE.match(value):
-            raise ValueError(f"Invalid CHAP {label}: 1-255 letters, digits or ._@:+=- only.")
-    if len(credentials.password) < 12:
-        raise ValueError("Invalid CHAP password: at least 12 characters.")
-    return credentials
 
 
 class TgtTarget:
@@ -195,8 +61,7 @@ class TgtTarget:
         self.settings = settings
         self.runner: Runner = runner or SystemRunner()
         self.state = StateFile(settings.state_dir / "tgt-exports.json")
-        self.pid_file = settings.state_dir / "tgtd.pid"
-        self.log_file = settings.state_dir / "tgtd.log"
+        self.daemon = TgtDaemon(settings, self.runner)
         self._lock = threading.RLock()
 
     # -- daemon ---------------------------------------------------------------------------
@@ -204,105 +69,27 @@ class TgtTarget:
     def start(self) -> None:
         with self._lock:
             private_dir(self.settings.state_dir)
-            if self._responding():
+            if self.daemon.responding():
                 LOG.info("Adopting tgtd on control port %d", self.settings.control_port)
-                self._ensure_portal()
+                self.daemon.ensure_portal()
             else:
-                self._start_daemon()
+                self.daemon.start_daemon()
             self._reconcile()
 
     def stop(self) -> None:
         with self._lock:
-            if self._responding():
+            if self.daemon.responding():
                 for info in self._our_targets().values():
                     self._adm(
                         "--op", "delete", "--mode", "target", "--tid", str(info.tid), "--force"
                     )
                 for user in self._accounts():
                     self._adm("--op", "delete", "--mode", "account", "--user", user, check=False)
-                self._system_delete()
+                self.daemon.system_delete()
             else:
-                pid = read_pid(self.pid_file)
-                if pid is not None:
-                    terminate(self.runner, pid, "tgtd", self._tgtd_args(), timeout=1.0)
+                self.daemon.terminate()
             self.state.save({})
-            self.pid_file.unlink(missing_ok=True)
-
-    def _tgtd_args(self) -> list[str]:
-        return ["-C", str(self.settings.control_port)]
-
-    def _responding(self) -> bool:
-        result = self.runner.run(
-            ["tgtadm", "-C", str(self.settings.control_port), "--op", "show", "--mode", "system"],
-            check=False,
-        )
-        return result.returncode == 0
-
-    def _start_daemon(self) -> None:
-        pid = read_pid(self.pid_file)
-        spawned = pid is None or not self.runner.is_running(pid, "tgtd", self._tgtd_args())
-        if spawned:
-            pid = self._spawn()
-        else:
-            LOG.info("tgtd (pid %s) is running but not answering yet; waiting", pid)
-        deadline = time.monotonic() + STARTUP_TIMEOUT
-        while not self._responding():
-            assert pid is not None
-            if not self.runner.is_running(pid, "tgtd", self._tgtd_args()):
-                if spawned:
-                    raise TargetError(f"tgtd exited at start: {self._log_tail()}")
-                pid, spawned = self._spawn(), True
-            if time.monotonic() > deadline:
-                raise TargetError(f"tgtd did not answer within {STARTUP_TIMEOUT:.0f} s.")
-            time.sleep(0.05)
-        try:
-            self._ensure_portal()
-        except TargetError:
-            if spawned:
-                self._system_delete()
-            raise
-
-    def _spawn(self) -> int:
-        argv = ["tgtd", "-f", *self._tgtd_args(), "--iscsi", f"portal={self.settings.portal}"]
-        pid = self.runner.spawn(argv, log_path=self.log_file)
-        self.pid_file.write_text(f"{pid}\n")
-        LOG.info("Started tgtd (pid %d) on %s", pid, self.settings.portal)
-        return pid
-
-    def _ensure_portal(self) -> None:
-        """Exactly our portal: a tgtd that cannot bind it falls back to a wildcard :3260."""
-        portals = parse_list(self._adm("--op", "show", "--mode", "portal"), "Portal")
-        if self.settings.portal not in portals:
-            result = self.runner.run(
-                [*self._adm_argv(), "--op", "new", "--mode", "portal",
-                 "--param", f"portal={self.settings.portal}"],
-                check=False,
-            )  # fmt: skip
-            if result.returncode != 0:
-                raise TargetError(
-                    f"tgtd cannot listen on portal {self.settings.portal} "
-                    "(is target_port in use by another process?)"
-                )
-        for portal in portals - {self.settings.portal}:
-            self._adm("--op", "delete", "--mode", "portal", "--param", f"portal={portal}")
-
-    def _system_delete(self) -> None:
-        """tgtd ignores SIGTERM: it leaves when told to over its control socket."""
-        pid = read_pid(self.pid_file)
-        argv = ["tgtadm", "-C", str(self.settings.control_port), "--op", "delete", "--mode"]
-        self.runner.run([*argv, "system"], check=False)
-        if pid is not None and not wait_gone(self.runner, pid, "tgtd", self._tgtd_args(), 5.0):
-            terminate(self.runner, pid, "tgtd", self._tgtd_args())
-
-    def _log_tail(self) -> str:
-        try:
-            lines = self.log_file.read_text(errors="replace").strip().splitlines()
-        except OSError:
-            return "no log"
-        useful = [
-            ln for ln in lines if "RDMA" not in ln and "oom" not in ln and "nr_open" not in ln
-        ]
-        return " / ".join(useful[-3:]) or "no log"
+            self.daemon.pid_file.unlink(missing_ok=True)
 
     # -- exports --------------------------------------------------------------------------
 
@@ -383,11 +170,11 @@ class TgtTarget:
             if record is None or not record["attachments"]:
                 data.pop(volume_id, None)
                 self.state.save(data)
-                if self._responding():
+                if self.daemon.responding():
                     self._remove_target(volume_id, record)
             else:
                 self.state.save(data)
-                if self._responding():
+                if self.daemon.responding():
                     self._converge(volume_id, record)
             LOG.info("Unexported volume %s for attachment %s", volume_id, attachment_id)
 
@@ -414,12 +201,8 @@ class TgtTarget:
             "discard": False,
         }
 
-    def _adm_argv(self) -> list[str]:
-        return ["tgtadm", "-C", str(self.settings.control_port), "--lld", "iscsi"]
-
     def _adm(self, *args: str, check: bool = True, secrets: Sequence[str] = ()) -> str:
-        argv = [*self._adm_argv(), *args]
-        return self.runner.run(argv, check=check, secrets=secrets).stdout
+        return self.daemon.adm(*args, check=check, secrets=secrets)
 
     def _targets(self) -> dict[str, TargetInfo]:
         return parse_targets(self._adm("--op", "show", "--mode", "target"))
@@ -523,7 +306,7 @@ class TgtTarget:
         for name in sorted(initiators - info.acls):
             self._adm("--op", "bind", "--mode", "target", "--tid", tid, "--initiator-name", name)
         for name in sorted(info.acls - initiators):
-            option = "--initiator-name" if _IQN.match(name) else "--initiator-address"
+            option = "--initiator-name" if is_iqn(name) else "--initiator-address"
             self._adm("--op", "unbind", "--mode", "target", "--tid", tid, option, name)
         for sid, (initiator, cids) in info.sessions.items():
             if initiator not in initiators:  # an ACL change does not end a running session

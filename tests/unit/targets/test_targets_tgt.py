@@ -11,9 +11,9 @@ from fakes import FakeRunner
 
 from firebrick.targets import Credentials, Export, InvalidConnector, TargetError, build_target
 from firebrick.targets.runner import SystemRunner, mask
-from firebrick.targets.tgt import (
+from firebrick.targets.tgt import TgtTarget
+from firebrick.targets.tgt_admin import (
     TgtSettings,
-    TgtTarget,
     default_control_port,
     parse_list,
     parse_targets,

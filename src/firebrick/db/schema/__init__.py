@@ -1,0 +1,71 @@
+"""Tables, in SQLAlchemy Core: the volume service's whole persistent state.
+
+The core tables live in ``core``, the API families' in ``features``; every one belongs to
+``metadata`` (the migrations are checked to build exactly it).
+"""
+
+from firebrick.db.schema.core import (
+    attachments,
+    idempotency_keys,
+    messages,
+    metadata,
+    pools,
+    quota_usages,
+    quotas,
+    services,
+    snapshot_metadata,
+    snapshots,
+    volume_metadata,
+    volume_type_extra_specs,
+    volume_types,
+    volumes,
+)
+from firebrick.db.schema.features import (
+    backend_calls,
+    group_snapshots,
+    group_type_specs,
+    group_types,
+    group_volume_types,
+    groups,
+    image_volume_cache_entries,
+    qos_spec_items,
+    quality_of_service_specs,
+    transfers,
+    volume_encryption_keys,
+    volume_glance_metadata,
+    volume_migrations,
+    volume_type_encryption,
+    volume_type_projects,
+)
+
+__all__ = [
+    "attachments",
+    "backend_calls",
+    "group_snapshots",
+    "group_type_specs",
+    "group_types",
+    "group_volume_types",
+    "groups",
+    "idempotency_keys",
+    "image_volume_cache_entries",
+    "messages",
+    "metadata",
+    "pools",
+    "qos_spec_items",
+    "quality_of_service_specs",
+    "quota_usages",
+    "quotas",
+    "services",
+    "snapshot_metadata",
+    "snapshots",
+    "transfers",
+    "volume_encryption_keys",
+    "volume_glance_metadata",
+    "volume_metadata",
+    "volume_migrations",
+    "volume_type_encryption",
+    "volume_type_extra_specs",
+    "volume_type_projects",
+    "volume_types",
+    "volumes",
+]
