@@ -16,6 +16,7 @@ def test_pools_report_the_targets_protocol_and_cinders_vendor(api, tempest_schem
     caps = [p["capabilities"] for p in resp.json()["pools"]]
     assert caps and {c["storage_protocol"] for c in caps} == {"iSCSI"}
     assert {c["vendor_name"] for c in caps} == {"Open Source"}
+    assert {c["QoS_support"] for c in caps} == {False}  # tgt enforces no back-end QoS
     assert all(c["driver_version"] for c in caps)
 
 
@@ -24,6 +25,7 @@ def test_nbd_backends_report_nbd(start_service):
     with svc.client("ops") as api:
         pool = api.get("/scheduler-stats/get_pools", params={"detail": "true"}).json()["pools"][0]
     assert pool["capabilities"]["storage_protocol"] == "NBD"
+    assert pool["capabilities"]["QoS_support"] is True
 
 
 def test_a_type_asking_for_the_protocol_and_vendor_places_volumes(api):

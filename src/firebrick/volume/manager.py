@@ -149,6 +149,8 @@ class VolumeManager:
             if self.target is not None:
                 # The driver stores; the target is what hosts speak to reach the data.
                 backend_caps["storage_protocol"] = STORAGE_PROTOCOLS[self.target.protocol]
+                # Back-end QoS specs are enforced by qemu-nbd's throttling, not by tgt.
+                backend_caps["QoS_support"] = self.target.protocol == "nbd"
             reports = {}
             for pool in stats.get("pools", []):
                 name = f"{self.backend}#{pool['pool_name']}"

@@ -364,7 +364,6 @@ class FileDriver:
                     "max_over_subscription_ratio": self.backend.max_over_subscription_ratio,
                     "thin_provisioning_support": self.thin,
                     "thick_provisioning_support": not self.thin,
-                    "QoS_support": False,
                     "multiattach": True,
                     # Targets export a fixed size: an attached volume is not grown.
                     "online_extend_support": False,
