@@ -13,7 +13,7 @@ from typing import Final
 
 from firebrick.api import listing
 from firebrick.api.microversion import APIVersion
-from firebrick.domain.errors import Invalid, InvalidInput
+from firebrick.domain.errors import Invalid
 
 RESOURCE_FILTER: Final = APIVersion(3, 31)
 DEFAULT_SORT: Final = ("created_at", "desc")
@@ -42,9 +42,9 @@ def parse(
 ) -> CollectionQuery:
     """Parse a list request; ``ignored`` parameters are neither filters nor errors."""
     remaining = {k: v for k, v in params.items() if k not in ignored}
-    limit = _limit(remaining.get("limit"), max_limit)
-    offset = _offset(remaining.get("offset"))
-    sort = _sort(remaining, sort_keys)
+    limit = listing.parse_limit(remaining.get("limit"), max_limit)
+    offset = listing.parse_offset(remaining.get("offset", "0"))
+    sort = listing.parse_sort(remaining, sort_keys)
     marker = remaining.get("marker")
     filters = {k: v for k, v in remaining.items() if k not in _PAGING}
     # Cinder: an admin's all_tenants lists every project whatever its value; a user's is
@@ -60,65 +60,6 @@ def parse(
                 raise Invalid(f"Invalid filters {','.join(unknown)} are found in query options.")
     return CollectionQuery(limit=limit, marker=marker, offset=offset, sort=sort,
                            filters=filters, all_tenants=all_tenants)  # fmt: skip
-
-
-def _limit(value: str | None, max_limit: int) -> int:
-    if value is None:
-        return max_limit
-    try:
-        limit = int(value)
-    except ValueError:
-        raise Invalid("limit param must be an integer") from None
-    if limit < 0:
-        raise Invalid("limit param must be positive")
-    return min(limit, max_limit)
-
-
-def _offset(value: str | None) -> int:
-    if value is None:
-        return 0
-    try:
-        offset = int(value)
-    except ValueError:
-        raise Invalid("offset param must be an integer") from None
-    if offset < 0:
-        raise Invalid("offset param must be positive")
-    if offset > listing.DB_MAX_INT:
-        raise Invalid(f"offset must be <= {listing.DB_MAX_INT}")
-    return offset
-
-
-def _sort(params: Mapping[str, str], allowed: Collection[str]) -> list[tuple[str, str]]:
-    keys: list[str] = []
-    dirs: list[str] = []
-    if params.get("sort"):
-        if "sort_key" in params or "sort_dir" in params:
-            raise Invalid(
-                "The 'sort_key' and 'sort_dir' parameters are deprecated and cannot be "
-                "used with the 'sort' parameter."
-            )
-        for item in params["sort"].strip().split(","):
-            key, _, direction = item.partition(":")
-            keys.append(key.strip())
-            dirs.append(direction.strip() or DEFAULT_SORT[1])
-    else:
-        if "sort_key" in params:
-            keys.append(params["sort_key"].strip())
-        if "sort_dir" in params:
-            dirs.append(params["sort_dir"].strip())
-    if not keys:
-        keys = [DEFAULT_SORT[0]]
-    if len(dirs) > len(keys):
-        raise InvalidInput("Sort direction array size exceeds sort key array size.")
-    for key in keys:
-        if key not in allowed:
-            raise InvalidInput("Invalid sort key")
-    for direction in dirs:
-        if direction not in ("asc", "desc"):
-            raise InvalidInput("Unknown sort direction, must be 'desc' or 'asc'.")
-    default_dir = dirs[0] if dirs else DEFAULT_SORT[1]
-    dirs += [default_dir] * (len(keys) - len(dirs))
-    return list(zip(keys, dirs, strict=True))
 
 
 def links_body(

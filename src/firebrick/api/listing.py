@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import ast
-from collections.abc import Mapping
+from collections.abc import Collection, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Final
@@ -82,10 +82,10 @@ def parse_list_query(
     max_limit: int = 1000,
 ) -> ListQuery:
     remaining = dict(params)
-    limit = _limit(remaining.get("limit"), max_limit)
+    limit = parse_limit(remaining.get("limit"), max_limit)
     marker = remaining.get("marker")
-    offset = _offset(remaining.get("offset", "0"))
-    sort = _sort(remaining)
+    offset = parse_offset(remaining.get("offset", "0"))
+    sort = parse_sort(remaining)
     for key in _NOT_FILTERS:
         remaining.pop(key, None)
 
@@ -135,7 +135,7 @@ def strict_bool(name: str, value: str) -> bool:
     raise Invalid(f"Value '{value}' for '{name}' is not a boolean.")
 
 
-def _limit(value: str | None, max_limit: int) -> int:
+def parse_limit(value: str | None, max_limit: int) -> int:
     if value is None:
         return max_limit
     try:
@@ -147,7 +147,7 @@ def _limit(value: str | None, max_limit: int) -> int:
     return min(limit, max_limit)
 
 
-def _offset(value: str) -> int:
+def parse_offset(value: str) -> int:
     try:
         offset = int(value)
     except ValueError:
@@ -159,7 +159,10 @@ def _offset(value: str) -> int:
     return offset
 
 
-def _sort(params: Mapping[str, str]) -> list[tuple[str, str]]:
+def parse_sort(
+    params: Mapping[str, str], allowed: Collection[str] = SORT_KEYS
+) -> list[tuple[str, str]]:
+    """Cinder's ``sort`` (``key:dir,…``) or ``sort_key``/``sort_dir``, checked."""
     keys: list[str] = []
     dirs: list[str] = []
     if params.get("sort"):
@@ -182,7 +185,7 @@ def _sort(params: Mapping[str, str]) -> list[tuple[str, str]]:
     if len(dirs) > len(keys):
         raise InvalidInput("Sort direction array size exceeds sort key array size.")
     for key in keys:
-        if key not in SORT_KEYS:
+        if key not in allowed:
             raise InvalidInput("Invalid sort key")
     for direction in dirs:
         if direction not in ("asc", "desc"):

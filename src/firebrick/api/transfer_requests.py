@@ -12,8 +12,9 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any, Final
 
+from firebrick.api.listing import parse_limit, parse_offset
 from firebrick.api.microversion import APIVersion
-from firebrick.api.validation import DB_MAX_INT, MAX_STRING, is_uuid_like
+from firebrick.api.validation import MAX_STRING, is_uuid_like
 from firebrick.db.transfers import BOOLEAN_COLUMNS, COLUMNS, TIME_COLUMNS
 from firebrick.domain.errors import Invalid, InvalidInput
 
@@ -160,9 +161,9 @@ def parse_list(
     nothing.
     """
     remaining = dict(params)
-    limit = _limit(remaining.pop("limit", None), max_limit)
+    limit = parse_limit(remaining.pop("limit", None), max_limit)
     marker = remaining.pop("marker", None)
-    offset = _offset(remaining.pop("offset", "0"))
+    offset = parse_offset(remaining.pop("offset", "0"))
     if not legacy and version >= SUPPORT_TRANSFER_PAGINATION:
         sort = _sort(remaining)
     else:
@@ -228,30 +229,6 @@ def _filters(params: Mapping[str, str]) -> dict[str, Any] | None:
         else:
             filters[key] = value
     return filters
-
-
-def _limit(value: str | None, max_limit: int) -> int:
-    if value is None:
-        return max_limit
-    try:
-        limit = int(value)
-    except ValueError:
-        raise Invalid("limit param must be an integer") from None
-    if limit < 0:
-        raise Invalid("limit param must be positive")
-    return min(limit, max_limit)
-
-
-def _offset(value: str) -> int:
-    try:
-        offset = int(value)
-    except ValueError:
-        raise Invalid("offset must be an integer") from None
-    if offset < 0:
-        raise Invalid("offset must be >= 0")
-    if offset > DB_MAX_INT:
-        raise Invalid(f"offset must be <= {DB_MAX_INT}")
-    return offset
 
 
 def _timestamp(key: str, value: str) -> datetime:
