@@ -11,7 +11,6 @@ from sqlalchemy import ColumnElement, Connection, Row, bindparam, delete, insert
 from firebrick.db import paging
 from firebrick.db.schema import group_type_specs, group_types, groups
 from firebrick.db.volumes import now
-from firebrick.domain.errors import MarkerNotFound
 from firebrick.domain.groups import (
     DEFAULT_CGSNAPSHOT_TYPE,
     GroupType,
@@ -101,10 +100,7 @@ def list_types(
     keys = [(SORT_COLUMNS[k], d) for k, d in sort]
     keys.append((group_types.c.id, keys[-1][1] if keys else "desc"))
     if marker:
-        marker_row = conn.execute(select(group_types).where(group_types.c.id == marker)).first()
-        if marker_row is None:
-            raise MarkerNotFound(marker)
-        clauses.append(paging.after(marker_row, keys))
+        clauses.append(paging.after_marker(conn, group_types, marker, keys))
     rows = paging.fetch(conn, select(group_types), clauses, keys, limit, offset)
     specs = _specs(conn, [r.id for r in rows])
     return [_to_type(r, specs[r.id]) for r in rows]

@@ -23,7 +23,6 @@ from sqlalchemy import (
 from firebrick.db import paging, volumes
 from firebrick.db.schema import group_snapshots, group_volume_types, groups
 from firebrick.db.schema import volumes as volumes_table
-from firebrick.domain.errors import MarkerNotFound
 from firebrick.domain.groups import CREATING, DELETING, Group, GroupNotFound
 from firebrick.domain.model import Volume
 
@@ -128,10 +127,7 @@ def list_groups(
     keys = [(COLUMNS[k], d) for k, d in sort]
     keys.append((groups.c.id, keys[-1][1] if keys else "desc"))
     if marker:
-        marker_row = conn.execute(select(groups).where(groups.c.id == marker)).first()
-        if marker_row is None:
-            raise MarkerNotFound(marker)
-        clauses.append(paging.after(marker_row, keys))
+        clauses.append(paging.after_marker(conn, groups, marker, keys))
     rows = paging.fetch(conn, select(groups), clauses, keys, limit, offset)
     types = _types(conn, [r.id for r in rows])
     return [_to_group(r, types[r.id]) for r in rows]

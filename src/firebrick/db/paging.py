@@ -7,6 +7,8 @@ from typing import Any
 
 from sqlalchemy import ColumnElement, Connection, Row, Select, Table, and_, false, func, or_, select
 
+from firebrick.domain.errors import MarkerNotFound
+
 SortKeys = Sequence[tuple[Any, str]]  # (column, "asc" | "desc"), the unique id last
 
 
@@ -25,6 +27,16 @@ def after(marker: Row[Any], keys: SortKeys) -> ColumnElement[bool]:
                 step = or_(step, column.is_(None))
         alternatives.append(and_(*equal_before, step))
     return or_(*alternatives)
+
+
+def after_marker(
+    conn: Connection, table: Table, marker: str, keys: SortKeys
+) -> ColumnElement[bool]:
+    """Rows after the row of ``table`` whose id is ``marker``; MarkerNotFound (404) if none."""
+    row = conn.execute(select(table).where(table.c.id == marker)).first()
+    if row is None:
+        raise MarkerNotFound(marker)
+    return after(row, keys)
 
 
 def order_by(keys: SortKeys) -> list[Any]:

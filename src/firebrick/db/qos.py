@@ -11,7 +11,7 @@ from sqlalchemy import ColumnElement, Connection, Row, delete, false, insert, se
 from firebrick.db import paging
 from firebrick.db.schema import qos_spec_items, quality_of_service_specs, volume_types
 from firebrick.db.volumes import now
-from firebrick.domain.errors import MarkerNotFound, VolumeTypeNotFound
+from firebrick.domain.errors import VolumeTypeNotFound
 from firebrick.domain.qos import QosSpecs, QoSSpecsKeyNotFound, QoSSpecsNotFound
 
 specs_table = quality_of_service_specs
@@ -90,10 +90,7 @@ def list_specs(
     tiebreak = sort[-1][1] if sort else "desc"
     keys = [(COLUMNS[k], d) for k, d in sort] + [(specs_table.c.id, tiebreak)]
     if marker:
-        marker_row = conn.execute(select(specs_table).where(specs_table.c.id == marker)).first()
-        if marker_row is None:
-            raise MarkerNotFound(marker)
-        clauses.append(paging.after(marker_row, keys))
+        clauses.append(paging.after_marker(conn, specs_table, marker, keys))
     rows = paging.fetch(conn, select(specs_table), clauses, keys, limit, offset)
     items = _items(conn, [r.id for r in rows])
     return [_to_specs(r, items[r.id]) for r in rows]

@@ -21,7 +21,7 @@ from firebrick.db import paging, timefilters
 from firebrick.db.keyvalue import KeyValues
 from firebrick.db.schema import snapshot_metadata, snapshots
 from firebrick.db.volumes import now
-from firebrick.domain.errors import MarkerNotFound, SnapshotNotFound
+from firebrick.domain.errors import SnapshotNotFound
 from firebrick.domain.model import Snapshot
 
 _COLUMNS = {
@@ -148,10 +148,7 @@ def list_snapshots(
     ]
     keys.append((snapshots.c.id, keys[-1][1]))
     if marker:
-        row = conn.execute(select(snapshots).where(snapshots.c.id == marker)).first()
-        if row is None:
-            raise MarkerNotFound(marker)
-        clauses.append(paging.after(row, keys))
+        clauses.append(paging.after_marker(conn, snapshots, marker, keys))
     rows = paging.fetch(conn, select(snapshots), clauses, keys, limit, offset)
     meta = _metadata_for(conn, [r.id for r in rows])
     return [_to_snapshot(r, meta[r.id]) for r in rows]
