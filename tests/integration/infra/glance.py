@@ -18,20 +18,18 @@ from __future__ import annotations
 
 import os
 import secrets
-import signal
 import subprocess
-import time
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
 import httpx
 
+from infra import gunicorn
 from infra import keystone as ks
 
 REPO = Path(__file__).resolve().parents[3]
 START_TIMEOUT = 90.0
-STOP_TIMEOUT = 15.0
 MANAGE_TIMEOUT = 180.0
 SERVICE_USER = "glance"
 
@@ -202,49 +200,19 @@ class GlanceServer:
             (self.base_dir / "glance-api.conf").write_text(self._config_text())
 
     def _spawn(self) -> bool:
-        (self.base_dir / "gunicorn.conf.py").write_text(
-            f"bind = {f'127.0.0.1:{self.port}'!r}\n"
-            "workers = 1\n"
-            "worker_class = 'gthread'\n"
-            f"threads = {self.threads}\n"
-            "timeout = 600\n"
-            "graceful_timeout = 5\n"
-            "control_socket_disable = True\n"
-            "wsgi_app = 'glance.wsgi.api:application'\n"
-        )
-        with self.log_file.open("ab") as out:
-            self._process = subprocess.Popen(
-                [self._bin("gunicorn")],
-                env=self._env(),
-                cwd=self.base_dir,
-                stdin=subprocess.DEVNULL,
-                stdout=out,
-                stderr=subprocess.STDOUT,
-                start_new_session=True,
-            )
-        deadline = time.monotonic() + START_TIMEOUT
-        while time.monotonic() < deadline:
-            if self._process.poll() is not None:
-                return False
-            try:
-                if httpx.get(f"{self.url}/versions", timeout=2.0).status_code == 200:
-                    return True
-            except httpx.HTTPError:
-                pass
-            time.sleep(0.2)
+        self._process = gunicorn.spawn(
+            self._bin("gunicorn"), self.base_dir, port=self.port, threads=self.threads,
+            wsgi_app="glance.wsgi.api:application", env=self._env(), log_file=self.log_file,
+            timeout=600,
+        )  # fmt: skip
+        if gunicorn.wait_ready(self._process, f"{self.url}/versions", START_TIMEOUT):
+            return True
         self.stop()
         return False
 
     def stop(self) -> None:
         process, self._process = self._process, None
-        if process is None or process.poll() is not None:
-            return
-        os.killpg(process.pid, signal.SIGTERM)
-        try:
-            process.wait(STOP_TIMEOUT)
-        except subprocess.TimeoutExpired:
-            os.killpg(process.pid, signal.SIGKILL)
-            process.wait(STOP_TIMEOUT)
+        gunicorn.stop(process)
 
     def register(self) -> None:
         """Service ``glance`` of type ``image`` with public/internal/admin endpoints."""

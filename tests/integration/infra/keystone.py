@@ -22,10 +22,8 @@ from __future__ import annotations
 import json
 import os
 import secrets
-import signal
 import socket
 import subprocess
-import time
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -33,9 +31,10 @@ from typing import Any
 
 import httpx
 
+from infra import gunicorn
+
 REPO = Path(__file__).resolve().parents[3]
 START_TIMEOUT = 60.0
-STOP_TIMEOUT = 15.0
 MANAGE_TIMEOUT = 120.0
 REGION = "RegionOne"
 DOMAIN = "Default"
@@ -228,51 +227,18 @@ class KeystoneServer:
                 self._setup(bootstrap_only=True)  # the catalog's identity URLs have the port
 
     def _spawn(self) -> bool:
-        # Keystone parses sys.argv with oslo.config in every worker, so gunicorn must get
-        # no arguments: its settings come from gunicorn.conf.py in the working directory.
-        (self.base_dir / "gunicorn.conf.py").write_text(
-            f"bind = {f'127.0.0.1:{self.port}'!r}\n"
-            "workers = 1\n"
-            "worker_class = 'gthread'\n"
-            f"threads = {self.threads}\n"
-            "timeout = 120\n"
-            "graceful_timeout = 5\n"
-            "control_socket_disable = True\n"
-            "wsgi_app = 'keystone.wsgi.api:application'\n"
-        )
-        with self.log_file.open("ab") as out:
-            self._process = subprocess.Popen(
-                [self._bin("gunicorn")],
-                env=self._env(),
-                cwd=self.base_dir,
-                stdin=subprocess.DEVNULL,
-                stdout=out,
-                stderr=subprocess.STDOUT,
-                start_new_session=True,
-            )
-        deadline = time.monotonic() + START_TIMEOUT
-        while time.monotonic() < deadline:
-            if self._process.poll() is not None:
-                return False
-            try:
-                if httpx.get(self.url, timeout=2.0).status_code == 200:
-                    return True
-            except httpx.HTTPError:
-                pass
-            time.sleep(0.1)
+        self._process = gunicorn.spawn(
+            self._bin("gunicorn"), self.base_dir, port=self.port, threads=self.threads,
+            wsgi_app="keystone.wsgi.api:application", env=self._env(), log_file=self.log_file,
+        )  # fmt: skip
+        if gunicorn.wait_ready(self._process, self.url, START_TIMEOUT):
+            return True
         self._kill()
         return False
 
     def _kill(self) -> None:
         process, self._process = self._process, None
-        if process is None or process.poll() is not None:
-            return
-        os.killpg(process.pid, signal.SIGTERM)
-        try:
-            process.wait(STOP_TIMEOUT)
-        except subprocess.TimeoutExpired:
-            os.killpg(process.pid, signal.SIGKILL)
-            process.wait(STOP_TIMEOUT)
+        gunicorn.stop(process)
 
     def stop(self) -> None:
         """Stop this server and every sibling it started."""
