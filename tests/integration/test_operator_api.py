@@ -67,6 +67,13 @@ def test_os_hosts_lists_every_service_and_shows_usage_per_project(api, service, 
         backend = volume["os-vol-host-attr:host"].split("#", 1)[0]
         snapshot = api.post("/snapshots", json={"snapshot": {"volume_id": volume["id"]}})
         assert snapshot.status_code == 202, snapshot.text
+        snapshot_id = snapshot.json()["snapshot"]["id"]
+        api.wait_for(
+            lambda: (
+                api.get(f"/snapshots/{snapshot_id}").json()["snapshot"]["status"] == "available"
+            ),
+            "the snapshot",
+        )
         shown = api.get(f"/os-hosts/{backend}")
         tempest_schemas.check("hosts.show_host", shown)
         rows = {r["resource"]["project"]: r["resource"] for r in shown.json()["host"]}
@@ -76,7 +83,8 @@ def test_os_hosts_lists_every_service_and_shows_usage_per_project(api, service, 
         total = rows["(total)"]
         assert int(total["volume_count"]) >= 1 and int(total["total_volume_gb"]) >= 2
     finally:
-        api.delete(f"/volumes/{volume['id']}", params={"cascade": "true"})
+        deleted = api.delete(f"/volumes/{volume['id']}", params={"cascade": "true"})
+        assert deleted.status_code == 202, deleted.text
         api.wait_for_gone(volume["id"])
     api.assert_fault(api.get(f"/os-hosts/{service.host}"), 404)  # not a volume host
 
