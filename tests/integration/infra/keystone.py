@@ -23,6 +23,7 @@ import json
 import os
 import secrets
 import socket
+import sqlite3
 import subprocess
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
@@ -127,7 +128,9 @@ class KeystoneServer:
         state = self.state_dir
         sections: dict[str, dict[str, Any]] = {
             "DEFAULT": {"debug": "false", "use_stderr": "true"},
-            "database": {"connection": f"sqlite:///{state / 'keystone.sqlite'}"},
+            # A token request may write (the user's last activity): under load the default
+            # 5 s lock wait of SQLite gave 500s; WAL (set at setup) lets readers go on.
+            "database": {"connection": f"sqlite:///{state / 'keystone.sqlite'}?timeout=60"},
             "token": {"provider": "fernet", "expiration": str(self.token_expiration)},
             "fernet_tokens": {"key_repository": str(state / "fernet-keys")},
             "fernet_receipts": {"key_repository": str(state / "fernet-receipts")},
@@ -207,6 +210,8 @@ class KeystoneServer:
                 f"keystone-manage setup failed (rc={result.returncode}):\n"
                 f"{result.stdout[-3000:]}\n{result.stderr[-5000:]}"
             )
+        with sqlite3.connect(self.state_dir / "keystone.sqlite") as db:
+            db.execute("PRAGMA journal_mode=WAL")  # kept by the file
 
     def start(self) -> None:
         """Set up (first start only) and start the API; return when ``GET /v3`` answers."""
