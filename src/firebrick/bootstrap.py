@@ -220,4 +220,8 @@ def roles(
         services.scheduler.start()
     if "api" in names:
         services.app = build_api(config, db, bus, notifier)
+    # [backups]
+
+    # [metrics]
+
     return services

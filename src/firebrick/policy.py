@@ -168,6 +168,14 @@ RULES: dict[str, str] = {
     "volume_extension:volume_image_metadata:set": MEMBER,
     "volume_extension:volume_image_metadata:remove": MEMBER,
 
+    # [backups]
+
+    # [rbd]
+
+    # [notifications]
+
+    # [metrics]
+
     # [core]
     "volume_extension:capabilities": ADMIN,
     "volume_extension:hosts": ADMIN,

@@ -159,6 +159,14 @@ ROUTE_RULES: Final[dict[tuple[str, str], str]] = {
 
     # [images]
 
+    # [backups]
+
+    # [rbd]
+
+    # [notifications]
+
+    # [metrics]
+
     # [core]
     ("GET", "/capabilities/{host}"): "volume_extension:capabilities",
     ("PUT", "/os-services/freeze"): "volume_extension:services:update",
@@ -206,6 +214,14 @@ VOLUME_ACTION_RULES: Final[dict[str, str]] = {
     "os-set_image_metadata": "volume_extension:volume_image_metadata:set",
     "os-unset_image_metadata": "volume_extension:volume_image_metadata:remove",
     "os-show_image_metadata": "volume:get_volume_metadata",
+
+    # [backups]
+
+    # [rbd]
+
+    # [notifications]
+
+    # [metrics]
 
     # [core]
 }  # fmt: skip

@@ -267,6 +267,14 @@ class VolumeManager:
                 payload["volume_id"], payload["image_id"], payload["disk_format"]
             )
 
+        # [backups]
+
+        # [rbd]
+
+        # [notifications]
+
+        # [metrics]
+
         # [core]
         else:
             LOG.error("Backend %s: unknown request %s", self.backend, method)

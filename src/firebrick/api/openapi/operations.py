@@ -262,6 +262,14 @@ OPERATIONS: Final[dict[tuple[str, str], Op]] = {
 
     # [images]
 
+    # [backups]
+
+    # [rbd]
+
+    # [notifications]
+
+    # [metrics]
+
     # [core]
     ("PUT", "/os-services/freeze"): Op({200: None}, HOST_BODY,
                                        description="The volume services of a host."),

@@ -47,6 +47,14 @@ ROUTERS: tuple[APIRouter, ...] = (
 
     # [images]
 
+    # [backups]
+
+    # [rbd]
+
+    # [notifications]
+
+    # [metrics]
+
     # [core]
     capabilities.router, extensions.router, hosts.router, type_access.router,
 )  # fmt: skip

@@ -242,6 +242,14 @@ async def volume_action(
     elif name in image_routes.IMAGE_ACTIONS:
         return await image_routes.volume_image_action(request, c, volume_id, name, body)
 
+    # [backups]
+
+    # [rbd]
+
+    # [notifications]
+
+    # [metrics]
+
     # [core]
     else:
         _api(request).get(c.ctx, volume_id)

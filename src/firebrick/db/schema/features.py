@@ -236,6 +236,14 @@ image_volume_cache_entries = Table(
     UniqueConstraint("host", "image_id", name="uq_image_cache_host_image"),
 )
 
+# [backups]
+
+# [rbd]
+
+# [notifications]
+
+# [metrics]
+
 # [core]
 # Projects that may use a private volume type (Cinder's volume_type_projects).
 volume_type_projects = Table(
