@@ -11,17 +11,8 @@ from firebrick.api import microversion, rules
 from firebrick.api.auth import Identity
 from firebrick.api.validation import parse_json
 from firebrick.context import RequestContext
-from firebrick.domain.errors import FirebrickError, Forbidden, Invalid
+from firebrick.domain.errors import Forbidden, Invalid
 from firebrick.policy import Policy, authorize
-
-MAX_BODY = 114688
-
-
-class RequestTooLarge(FirebrickError):
-    code = 413
-
-    def __init__(self) -> None:
-        super().__init__("Request is too large.")
 
 
 @dataclass(frozen=True)
@@ -97,10 +88,8 @@ async def call(request: Request) -> Call:
 
 
 async def body(request: Request) -> object:
-    raw = await request.body()
-    if len(raw) > MAX_BODY:
-        raise RequestTooLarge()
-    return parse_json(raw)
+    # The middleware has refused a body over the limit before it was read whole.
+    return parse_json(await request.body())
 
 
 CallDep = Annotated[Call, Depends(call)]

@@ -1,7 +1,11 @@
-"""OpenStack's request plumbing as one ASGI middleware: request ids and microversions.
+"""OpenStack's request plumbing as one ASGI middleware: request ids, microversions and
+the size limit of request bodies.
 
 Every ``/v3`` response, success or fault, echoes the effective microversion with
 ``Vary``; a malformed or unsupported version is answered here in Cinder's fault format.
+A body longer than ``MAX_BODY`` (oslo.middleware's sizelimit, as Cinder's) is refused with
+413 before it is read when its ``Content-Length`` says so, and otherwise as soon as the
+bytes received pass the limit: no request makes the service hold more than that.
 """
 
 from __future__ import annotations
@@ -13,9 +17,20 @@ from firebrick.api import microversion
 from firebrick.api.faults import fault_body
 from firebrick.api.validation import NUL_REJECTED
 from firebrick.context import new_request_id, working_for
+from firebrick.domain.errors import FirebrickError
 
 Scope = dict[str, Any]
 Message = dict[str, Any]
+
+MAX_BODY = 114688
+TOO_LARGE = "Request is too large."
+
+
+class RequestTooLarge(FirebrickError):
+    code = 413
+
+    def __init__(self) -> None:
+        super().__init__(TOO_LARGE)
 
 
 class OpenStackMiddleware:
@@ -50,6 +65,12 @@ class OpenStackMiddleware:
                 await _fault(send, 400, NUL_REJECTED, headers, echo=False)
                 return
 
+        length = (_header(scope, b"content-length") or "").strip()
+        if length.isdigit() and int(length) > MAX_BODY:
+            await _fault(send, 413, TOO_LARGE, headers, echo=False)
+            return
+        receive = _limited(receive)
+
         async def send_with_headers(message: Message) -> None:
             if message["type"] == "http.response.start":
                 message["headers"] = list(message.get("headers", [])) + headers
@@ -57,6 +78,23 @@ class OpenStackMiddleware:
 
         with working_for(request_id):
             await self.app(scope, receive, send_with_headers)
+
+
+def _limited(receive: Any) -> Any:
+    """``receive`` that raises RequestTooLarge once the body passes ``MAX_BODY`` bytes
+    (a chunked body, or one longer than its ``Content-Length`` said)."""
+    received = 0
+
+    async def receive_within_limit() -> Message:
+        nonlocal received
+        message: Message = await receive()
+        if message["type"] == "http.request":
+            received += len(message.get("body", b""))
+            if received > MAX_BODY:
+                raise RequestTooLarge()
+        return message
+
+    return receive_within_limit
 
 
 def _header(scope: Scope, name: bytes) -> str | None:
