@@ -271,22 +271,33 @@ def qcow2_virtual_size(path: Path) -> int:
 @contextmanager
 def loop_xfs(workdir: Path, size: int = 3 * GiB) -> Iterator[Path]:
     """An XFS with reflink, loop-mounted under ``workdir`` and removed afterwards."""
+    with loop_fs(workdir, "xfs", size) as mountpoint:
+        yield mountpoint
+
+
+MKFS = {"xfs": ["mkfs.xfs", "-q", "-m", "reflink=1"], "ext4": ["mkfs.ext4", "-q", "-F"]}
+
+
+@contextmanager
+def loop_fs(workdir: Path, fstype: str, size: int) -> Iterator[Path]:
+    """A filesystem of ``size`` bytes (``xfs`` with reflink, or ``ext4``), loop-mounted
+    under ``workdir`` and removed afterwards."""
     if os.geteuid() != 0:
-        unavailable("the reflink path needs a loop-mounted XFS, which needs root")
+        unavailable("a loop-mounted filesystem needs root")
     if not Path("/dev/loop-control").exists():
         unavailable("no loop device (/dev/loop-control is missing)")
-    if shutil.which("mkfs.xfs") is None:
-        unavailable("mkfs.xfs is missing (apt-get install xfsprogs)")
-    image, mountpoint = workdir / "xfs.img", workdir / "xfs"
+    if shutil.which(MKFS[fstype][0]) is None:
+        unavailable(f"{MKFS[fstype][0]} is missing")
+    image, mountpoint = workdir / f"{fstype}.img", workdir / fstype
     mountpoint.mkdir()
     with open(image, "wb") as handle:
         handle.truncate(size)
-    subprocess.run(["mkfs.xfs", "-q", "-m", "reflink=1", str(image)], check=True)
+    subprocess.run([*MKFS[fstype], str(image)], check=True)
     mounted = subprocess.run(
         ["mount", "-o", "loop", str(image), str(mountpoint)], capture_output=True, text=True
     )
     if mounted.returncode != 0:
-        unavailable(f"cannot loop-mount the XFS image: {mounted.stderr.strip()}")
+        unavailable(f"cannot loop-mount the {fstype} image: {mounted.stderr.strip()}")
     try:
         yield mountpoint
     finally:

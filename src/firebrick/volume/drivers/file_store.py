@@ -86,7 +86,11 @@ class FileStore:
         return path.stat().st_size
 
     def grow(self, path: Path, size: int) -> None:
-        """Grow ``path`` to ``size`` bytes keeping its data; never shrinks."""
+        """Grow ``path`` to ``size`` bytes keeping its data; never shrinks.
+
+        A thick grow that fails (ENOSPC) puts the file back at its size: a failed
+        ``fallocate`` keeps the blocks it got (ext4) and would leave the filesystem full.
+        """
         if self.virtual_size(path) >= size:
             return
         if self.volume_format == "qcow2":
@@ -96,8 +100,13 @@ class FileStore:
         try:
             if self.thin:
                 os.ftruncate(fd, size)
-            else:
+                return
+            before = os.fstat(fd).st_size
+            try:
                 os.posix_fallocate(fd, 0, size)
+            except OSError:
+                os.ftruncate(fd, before)
+                raise
         finally:
             os.close(fd)
 

@@ -1,0 +1,70 @@
+"""A full backend disk ends in a clean state (issue 20): a thick extend that does not fit
+leaves the volume as it was, with its file at its old size and the space given back, so
+the next create still fits; a create or a copy that does not fit leaves no file."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+from harness import VolumeApi
+from lifecycle_helpers import loop_fs
+
+GiB = 1 << 30
+MV = VolumeApi.mv
+
+
+def free_bytes(path: Path) -> int:
+    fs = os.statvfs(path)
+    return fs.f_bavail * fs.f_frsize
+
+
+def volume_file(directory: Path, volume_id: str) -> Path:
+    return directory / f"volume-{volume_id}"
+
+
+@pytest.mark.parametrize("fstype", ["ext4", "xfs"])
+def test_a_thick_extend_that_does_not_fit_gives_the_space_back(
+    start_service, tmp_path: Path, fstype: str
+) -> None:
+    with loop_fs(tmp_path, fstype, 4 * GiB) as mountpoint:
+        directory = mountpoint / "volumes"
+        backend = {
+            "file_volume_dir": str(directory),
+            "file_thin_provisioning": "false",
+            "max_over_subscription_ratio": "1",
+        }
+        # The pool's free space is the one reported at start: something else then fills
+        # the disk, as other users of a shared filesystem do, and the extend reaches the
+        # driver with less room than the report said.
+        svc = start_service(backends={"file-1": backend}, defaults={"report_interval": "600"})
+        with svc.client("full") as api:
+            volume = api.create_volume(size=1)
+            path = volume_file(directory, volume["id"])
+            assert path.stat().st_size == GiB
+            filler = os.open(mountpoint / "filler", os.O_CREAT | os.O_WRONLY, 0o600)
+            os.posix_fallocate(filler, 0, free_bytes(directory) - (400 << 20))
+            os.close(filler)
+            free_before = free_bytes(directory)
+            assert free_before < GiB  # a second GiB does not fit
+
+            resp = api.post(f"/volumes/{volume['id']}/action", json={"os-extend": {"new_size": 2}})
+            assert resp.status_code == 202, resp.text
+            failed = api.wait_for_volume(volume["id"], "error_extending")
+            assert failed["size"] == 1
+            assert path.stat().st_size == GiB, "the file kept what the failed fallocate got"
+            assert free_bytes(directory) >= free_before - (1 << 20)
+            messages = api.get("/messages", headers=MV("3.3")).json()["messages"]
+            assert any(m["resource_uuid"] == volume["id"] for m in messages)
+
+            # The disk is not left full: what fits still fits once the filler goes.
+            (mountpoint / "filler").unlink()
+            api.post(f"/volumes/{volume['id']}/action",
+                     json={"os-reset_status": {"status": "available"}})  # fmt: skip
+            other = api.create_volume(size=1)
+            api.delete_volume(other["id"])
+            api.delete_volume(volume["id"])
+            assert not path.exists()
+            leftovers = [p.name for p in directory.iterdir() if p.name.startswith(".tmp-")]
+            assert leftovers == []
