@@ -23,6 +23,37 @@ ROLE_LOGGERS = {
 }
 
 
+class LogFileHandler(logging.FileHandler):
+    """A role's log file that, when it cannot be written (a full disk), says so in one
+    line on stderr per run of failures instead of a traceback per record, and says how many
+    records were lost once it can write again."""
+
+    def __init__(self, path: Path) -> None:
+        super().__init__(path, encoding="utf-8")
+        self.dropped = 0
+
+    def emit(self, record: logging.LogRecord) -> None:
+        dropped = self.dropped
+        super().emit(record)  # calls handleError on a failure
+        if dropped and self.dropped == dropped:
+            self._say(f"writing {self.baseFilename} again; {dropped} log records were lost")
+            self.dropped = 0
+
+    def handleError(self, record: logging.LogRecord) -> None:
+        self.dropped += 1
+        if self.dropped == 1:
+            error = sys.exc_info()[1]
+            self._say(f"cannot write {self.baseFilename} ({error}); dropping log records")
+
+    @staticmethod
+    def _say(message: str) -> None:
+        try:
+            sys.stderr.write(f"Firebrick: {message}\n")
+            sys.stderr.flush()
+        except (OSError, ValueError):
+            pass
+
+
 def setup(log_dir: Path, roles: list[str], *, debug: bool = False) -> None:
     log_dir.mkdir(parents=True, exist_ok=True)
     formatter = logging.Formatter(FORMAT)
@@ -34,7 +65,7 @@ def setup(log_dir: Path, roles: list[str], *, debug: bool = False) -> None:
     console.setLevel(logging.WARNING)
     root.addHandler(console)
     for role in roles:
-        handler = logging.FileHandler(log_dir / f"{role}.log", encoding="utf-8")
+        handler = LogFileHandler(log_dir / f"{role}.log")
         handler.setFormatter(formatter)
         for name in ROLE_LOGGERS[role]:
             logger = logging.getLogger(name)

@@ -5,6 +5,7 @@ the next create still fits; a create or a copy that does not fit leaves no file.
 from __future__ import annotations
 
 import os
+import subprocess
 from pathlib import Path
 
 import pytest
@@ -68,3 +69,35 @@ def test_a_thick_extend_that_does_not_fit_gives_the_space_back(
             assert not path.exists()
             leftovers = [p.name for p in directory.iterdir() if p.name.startswith(".tmp-")]
             assert leftovers == []
+
+
+def test_a_full_log_disk_costs_one_line_per_outage(start_service, tmp_path: Path) -> None:
+    logs = tmp_path / "logs"
+    logs.mkdir()
+    mounted = subprocess.run(["mount", "-t", "tmpfs", "-o", "size=1m", "tmpfs", str(logs)],
+                             capture_output=True, text=True)  # fmt: skip
+    if mounted.returncode != 0:
+        pytest.skip(f"cannot mount a tmpfs: {mounted.stderr.strip()}")
+    try:
+        svc = start_service(defaults={"log_dir": str(logs)})
+        filler = logs / "filler"
+        fd = os.open(filler, os.O_CREAT | os.O_WRONLY, 0o600)  # the rest of the log disk
+        try:
+            while os.write(fd, b"x" * 4096):
+                pass
+        except OSError:
+            pass
+        finally:
+            os.close(fd)
+        with svc.client("logs") as api:
+            for _ in range(5):
+                api.delete_volume(api.create_volume()["id"])
+            output = svc.output()
+            assert "--- Logging error ---" not in output
+            assert output.count("cannot write") <= len(list(logs.glob("*.log")))
+            assert "cannot write" in output
+            filler.unlink()
+            api.delete_volume(api.create_volume()["id"])
+            assert "log records were lost" in svc.output()
+    finally:
+        subprocess.run(["umount", "-l", str(logs)], check=False)
