@@ -23,6 +23,7 @@ from firebrick.api.volume_actions import VolumeActions
 from firebrick.api.volume_api import VolumeAPI
 from firebrick.config import QuotaDefaults
 from firebrick.db.engine import Database
+from firebrick.db.outage import is_outage
 from firebrick.domain.errors import FirebrickError
 from firebrick.policy import Policy, default_policy
 from firebrick.scheduler.filter_scheduler import FilterScheduler
@@ -117,7 +118,11 @@ def create_app(
 
     @app.exception_handler(Exception)
     async def on_unexpected(request: Request, exc: Exception) -> JSONResponse:
-        LOG.exception("Unexpected error on %s %s", request.method, request.url.path)
+        if is_outage(exc):
+            LOG.warning("%s %s during a database outage: %s", request.method,
+                        request.url.path, exc)  # fmt: skip
+        else:
+            LOG.exception("Unexpected error on %s %s", request.method, request.url.path)
         code, body, headers = fault_for(exc)
         return JSONResponse(body, status_code=code, headers=headers)
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any, Final
 
+from firebrick.db.outage import classify
 from firebrick.domain.errors import FirebrickError
 
 FAULT_NAMES: Final = {
@@ -26,6 +27,12 @@ GENERIC_MESSAGE: Final = (
 
 # Quota faults tell the client it may retry at once (Cinder sends 0).
 RETRY_AFTER: Final = "0"
+# An outage of the service's database: what is wrong, in words an operator can act on.
+OUTAGE_MESSAGES: Final = {
+    "full": "The service's storage is full: nothing was changed. Try again later.",
+    "unreachable": "The service's database is unavailable: nothing was changed. Try again later.",
+}
+OUTAGE_RETRY_AFTER: Final = "5"
 
 
 def fault_name(code: int) -> str:
@@ -54,5 +61,10 @@ def fault_for(exc: BaseException) -> tuple[int, dict[str, Any], dict[str, str]]:
     if isinstance(exc, FirebrickError):
         code, message = exc.code, exc.message
     else:
+        outage = classify(exc)
+        if outage is not None:
+            # Temporary, and nothing was changed: the client may try again shortly.
+            message = OUTAGE_MESSAGES[outage]
+            return 503, fault_body(503, message), {"Retry-After": OUTAGE_RETRY_AFTER}
         code, message = 500, GENERIC_MESSAGE
     return code, fault_body(code, message), fault_headers(code)

@@ -5,14 +5,18 @@ from __future__ import annotations
 import logging
 import queue
 import threading
+import time
 from typing import Any
 
 from firebrick.context import current_request_id, working_for
+from firebrick.db.outage import is_outage
 from firebrick.rpc.bus import Handler
 
 LOG = logging.getLogger(__name__)
 
 _STOP = object()
+OUTAGE_PAUSE_MIN = 0.2  # seconds before work that met an outage is done again
+OUTAGE_PAUSE_MAX = 5.0
 
 
 class InProcessBus:
@@ -39,6 +43,7 @@ class InProcessBus:
 
     @staticmethod
     def _run(topic: str, inbox: queue.SimpleQueue[Any], handler: Handler) -> None:
+        pause = OUTAGE_PAUSE_MIN
         while True:
             item = inbox.get()
             if item is _STOP:
@@ -47,8 +52,18 @@ class InProcessBus:
             try:
                 with working_for(request_id):
                     handler(method, payload)
-            except Exception:
-                LOG.exception("Unhandled error in %s handler for %s", topic, method)
+                pause = OUTAGE_PAUSE_MIN
+            except Exception as exc:
+                if not is_outage(exc):
+                    LOG.exception("Unhandled error in %s handler for %s", topic, method)
+                    continue
+                # The database is out (full, locked, unreachable): nothing was recorded;
+                # do it again after a pause that grows while the outage lasts.
+                LOG.warning("%s in %s handler for %s: %s; taking it again in %.1f s",
+                            type(exc).__name__, topic, method, exc, pause)  # fmt: skip
+                time.sleep(pause)
+                pause = min(pause * 2, OUTAGE_PAUSE_MAX)
+                inbox.put(item)
 
     def close(self) -> None:
         with self._lock:

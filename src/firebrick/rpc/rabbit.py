@@ -33,9 +33,14 @@ from kombu.message import Message
 from kombu.messaging import Consumer, Producer
 
 from firebrick.context import current_request_id, working_for
+from firebrick.db.outage import is_outage
 from firebrick.rpc.bus import BusUnavailable, Handler
 
 LOG = logging.getLogger(__name__)
+
+# Pauses before a message whose handler met an outage is taken again (seconds).
+OUTAGE_PAUSE_MIN = 0.2
+OUTAGE_PAUSE_MAX = 5.0
 
 EXCHANGE = "firebrick"
 CAST_TIMEOUT = 10.0
@@ -129,6 +134,7 @@ class _Consumer:
         self.handler = handler
         self.connection: Connection | None = None
         self.thread = threading.Thread(target=self._run, name=name, daemon=True)
+        self._pause = OUTAGE_PAUSE_MIN
 
     def _run(self) -> None:
         bus = self.bus
@@ -177,7 +183,18 @@ class _Consumer:
                 continue
 
     def _on_message(self, message: Message) -> None:
-        self._handle(message)
+        try:
+            self._handle(message)
+        except Exception as exc:
+            # The database or the broker is out: nothing was recorded, so the message stays
+            # unacknowledged and comes back after a pause that grows while the outage lasts.
+            LOG.warning("%s on %s: %s; taking it again in %.1f s", type(exc).__name__,
+                        self.topic, exc, self._pause)  # fmt: skip
+            self.bus._stopping.wait(self._pause)
+            self._pause = min(self._pause * 2, OUTAGE_PAUSE_MAX)
+            message.requeue()
+            return
+        self._pause = OUTAGE_PAUSE_MIN
         # After a forced close() the connection is gone: the broker redelivers instead.
         message.ack()
 
@@ -194,7 +211,9 @@ class _Consumer:
         try:
             with working_for(request_id if isinstance(request_id, str) else None):
                 self.handler(method, payload)
-        except Exception:
+        except Exception as exc:
+            if is_outage(exc):
+                raise
             # Handlers record their own failures; requeueing would loop on a poison message.
             LOG.exception("Unhandled error in %s handler for %s", self.topic, method)
 

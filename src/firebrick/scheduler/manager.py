@@ -4,11 +4,13 @@ from __future__ import annotations
 
 import logging
 import threading
+import time
 from datetime import timedelta
 from typing import Any
 
 from firebrick.db import groups, messages, placement, recovery, services, snapshots, types, volumes
 from firebrick.db.engine import Database
+from firebrick.db.outage import is_outage
 from firebrick.domain import statuses
 from firebrick.domain.errors import NotFound, NoValidBackend
 from firebrick.domain.model import RequestSpec, RetryInfo, Volume
@@ -65,6 +67,10 @@ class SchedulerManager:
         self.stuck_after = stuck_after
         self.reconcile_interval = reconcile_interval
         self._stop = threading.Event()
+        # When this scheduler last met a database outage (monotonic seconds): services
+        # could not heartbeat either, so for service_down_time after it a stale heartbeat
+        # does not mean a dead service.
+        self._outage_seen = float("-inf")
         self.groups = GroupScheduling(db, bus, scheduler, self._live_backends)
         self.migrations = MigrationScheduler(
             host=host, db=db, bus=bus, notifier=notifier, scheduler=scheduler,
@@ -93,8 +99,17 @@ class SchedulerManager:
         while not self._stop.wait(self.report_interval):
             try:
                 self._heartbeat()
-            except Exception:
-                LOG.exception("Scheduler heartbeat failed")
+            except Exception as exc:
+                if self._met_outage(exc):
+                    LOG.warning("Scheduler heartbeat failed: %s", exc)
+                else:
+                    LOG.exception("Scheduler heartbeat failed")
+
+    def _met_outage(self, exc: BaseException) -> bool:
+        if is_outage(exc):
+            self._outage_seen = time.monotonic()
+            return True
+        return False
 
     def _reconcile_loop(self) -> None:
         while not self._stop.wait(self.reconcile_interval):
@@ -150,10 +165,13 @@ class SchedulerManager:
     def _live_backends(self, conn: Any, *, placing: bool = False) -> set[str]:
         """Volume services that are up and enabled; ``placing``: that take new volumes
         (a frozen service finishes what it has but gets nothing new)."""
+        after_outage = time.monotonic() - self._outage_seen < self.service_down_time
         return {
             s.host
             for s in services.list_services(conn, "cinder-volume")
-            if not s.disabled and s.is_up(self.service_down_time) and not (placing and s.frozen)
+            if not s.disabled
+            and (after_outage or s.is_up(self.service_down_time))
+            and not (placing and s.frozen)
         }
 
     def _cast(self, topic: str, method: str, payload: dict[str, Any]) -> None:
@@ -173,16 +191,22 @@ class SchedulerManager:
         self.groups.resume_unscheduled()
 
     def handle(self, method: str, payload: dict[str, Any]) -> None:
+        # An outage of the database or the broker is not the request's failure: it goes
+        # back to the bus, to be taken again once the outage is over.
         if method == "create_group":
             try:
                 self.groups.create_group(payload)
-            except Exception:
+            except Exception as exc:
+                if self._met_outage(exc):
+                    raise
                 LOG.exception("Group %s: scheduling failed", payload.get("group_id"))
             return
         if method == "migrate_volume":
             try:
                 self.migrations.place(payload["volume_id"])
-            except Exception:
+            except Exception as exc:
+                if self._met_outage(exc):
+                    raise
                 LOG.exception("Volume %s: placing its migration failed", payload.get("volume_id"))
             return
         if method != "create_volume":
@@ -191,6 +215,8 @@ class SchedulerManager:
         try:
             self.create_volume(payload)
         except Exception as exc:
+            if self._met_outage(exc):
+                raise
             # Never leave the volume in `creating` because of a bug or a broken report.
             LOG.exception("Volume %s: scheduling failed", payload.get("volume_id"))
             self._fail_unexpected(payload["volume_id"], payload.get("request_spec") or {}, exc)

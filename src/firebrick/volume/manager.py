@@ -13,6 +13,7 @@ from taskflow.persistence import models
 
 from firebrick.db import groups, manageable, quotas, services, snapshots, volumes
 from firebrick.db.engine import Database
+from firebrick.db.outage import is_outage
 from firebrick.domain import quota, statuses
 from firebrick.domain.errors import VolumeNotFound
 from firebrick.domain.model import Volume
@@ -324,6 +325,8 @@ class VolumeManager:
             LOG.info("Volume %s: gone before it was created; nothing to do", volume_id)
         except Exception as exc:
             LOG.warning("Volume %s: flow %s failed: %s", volume_id, create_volume.FLOW_NAME, exc)
+            if is_outage(exc):
+                raise  # nothing was decided: the request is taken again after the outage
 
     def _reschedule(
         self, volume: Volume, request_spec: dict[str, Any], retry: dict[str, Any], reason: str

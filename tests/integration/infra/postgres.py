@@ -15,6 +15,7 @@ import glob
 import os
 import pwd
 import shutil
+import signal
 import socket
 import subprocess
 import tempfile
@@ -182,6 +183,26 @@ class PostgresServer:
     def restart(self, mode: str = "fast") -> None:
         self.stop(mode)
         self.start()
+
+    def kill(self) -> None:
+        """SIGKILL the postmaster and every backend (a crash, not a shutdown), and wait
+        until they are gone and the data directory can be started again."""
+        pid_file = self.data_dir / "postmaster.pid"
+        try:
+            pid = int(pid_file.read_text().split()[0])
+        except (OSError, ValueError, IndexError):
+            return
+        try:
+            os.killpg(os.getpgid(pid), signal.SIGKILL)
+        except ProcessLookupError:
+            return
+        deadline = time.monotonic() + START_TIMEOUT
+        while time.monotonic() < deadline:
+            alive = subprocess.run(["pgrep", "-f", f"-D {self.data_dir}|{self.data_dir}"],
+                                   capture_output=True).returncode == 0  # fmt: skip
+            if not alive:
+                return
+            time.sleep(0.05)
 
     def wait_ready(self, timeout: float = 10.0) -> None:
         deadline = time.monotonic() + timeout

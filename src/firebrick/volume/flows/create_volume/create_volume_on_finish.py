@@ -4,18 +4,22 @@ from dataclasses import replace
 from typing import Any
 
 from firebrick.db import volumes
+from firebrick.db.outage import through_outage
 from firebrick.domain import statuses
 from firebrick.domain.errors import VolumeNotFound
 from firebrick.domain.model import Volume
 from firebrick.notifier import volume_usage
 from firebrick.volume.flows.create_volume.base import CinderTask
 
+FINAL_WRITE_PATIENCE = 60.0  # seconds, then the bus takes the request again
+
 
 class CreateVolumeOnFinishTask(CinderTask):
     """Marks the volume ``available`` with the driver's model update; emits create.end.
 
     Reversion strategy: none; it is the last step. If the volume was deleted meanwhile
-    the update matches no row and the flow reverts, removing the storage.
+    the update matches no row and the flow reverts, removing the storage. The write is
+    tried again through a short database outage.
     """
 
     def execute(self, volume: Volume, model_update: dict[str, Any]) -> None:
@@ -28,11 +32,17 @@ class CreateVolumeOnFinishTask(CinderTask):
         }
         if "bootable" in model_update:
             values["bootable"] = bool(model_update["bootable"])
-        with self.ports.db.write() as conn:
-            done = volumes.update(
-                conn, volume.id, values,
-                expected={"status": statuses.CREATING, "host": volume.host},
-            )  # fmt: skip
+
+        def record() -> bool:
+            with self.ports.db.write() as conn:
+                return volumes.update(
+                    conn, volume.id, values,
+                    expected={"status": statuses.CREATING, "host": volume.host},
+                )  # fmt: skip
+
+        # The volume exists now: a database that is out for a moment (full, restarting)
+        # should not cost the volume a redo, so its final state is written patiently.
+        done = through_outage(record, patience=FINAL_WRITE_PATIENCE)
         if not done:
             raise VolumeNotFound(volume.id)
         finished = replace(

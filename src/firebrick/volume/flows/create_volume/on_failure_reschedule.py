@@ -6,6 +6,7 @@ from typing import Any
 from taskflow.types import failure
 
 from firebrick.db import messages, volumes
+from firebrick.db.outage import is_outage
 from firebrick.domain import statuses
 from firebrick.domain.errors import NotFound
 from firebrick.domain.model import Volume
@@ -27,7 +28,8 @@ class OnFailureRescheduleTask(CinderTask):
     Reversion strategy: send the request back to the scheduler for another backend (attempt
     N of scheduler_max_attempts) after removing what this backend half-created; failures
     that another backend cannot fix (the volume or its source is gone) and the last attempt
-    set the volume to ``error`` with a user message instead.
+    set the volume to ``error`` with a user message instead; an outage of the database
+    changes nothing (the request is taken again when it is over).
     """
 
     def execute(self) -> None:
@@ -43,6 +45,11 @@ class OnFailureRescheduleTask(CinderTask):
     ) -> bool:
         causes = list(flow_failures.values())
         reason = "; ".join(str(f.exception) for f in causes if f.exception is not None)
+        if any(f.exception is not None and is_outage(f.exception) for f in causes):
+            # The database (or the broker) is out, not the backend: the request is taken
+            # again once it is back, and every step is safe to repeat.
+            LOG.warning("Volume %s: not rescheduling during an outage: %s", volume.id, reason)
+            return False
         if any(f.check(NotFound) for f in causes):
             LOG.info("Volume %s: not rescheduling, %s", volume.id, reason)
             return False
