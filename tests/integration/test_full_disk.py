@@ -101,3 +101,55 @@ def test_a_full_log_disk_costs_one_line_per_outage(start_service, tmp_path: Path
             assert "log records were lost" in svc.output()
     finally:
         subprocess.run(["umount", "-l", str(logs)], check=False)
+
+
+def pool_of(api: VolumeApi) -> dict:
+    pools = api.get("/scheduler-stats/get_pools", params={"detail": "true"}).json()["pools"]
+    return pools[0]["capabilities"]
+
+
+def backend_state(api: VolumeApi) -> str:
+    services = api.get("/os-services", params={"binary": "cinder-volume"},
+                       headers=MV("3.49")).json()["services"]  # fmt: skip
+    return services[0]["backend_state"]
+
+
+def test_a_read_only_or_unmounted_backend_is_reported_down_and_comes_back(
+    start_service, tmp_path: Path
+) -> None:
+    with loop_fs(tmp_path, "ext4", 2 * GiB) as mountpoint:
+        directory = mountpoint / "volumes"
+        svc = start_service(backends={"file-1": {"file_volume_dir": str(directory)}})
+        with svc.client("gone") as api:
+            kept = api.create_volume()
+
+            subprocess.run(["mount", "-o", "remount,ro", str(mountpoint)], check=True)
+            api.wait_for(lambda: pool_of(api).get("backend_state") == "down", "down")
+            caps = pool_of(api)
+            assert caps["free_capacity_gb"] == 0 and caps["total_capacity_gb"] == 0
+            assert "read-only" in caps["backend_state_reason"]
+            assert backend_state(api) == "down"
+            refused = api.create_volume(wait="error")
+            detail = [m["user_message"] for m in api.get(
+                "/messages", headers=MV("3.3")).json()["messages"]
+                if m["resource_uuid"] == refused["id"]]  # fmt: skip
+            assert detail and "read-only" in detail[0], detail
+
+            subprocess.run(["mount", "-o", "remount,rw", str(mountpoint)], check=True)
+            api.wait_for(lambda: pool_of(api).get("backend_state") == "up", "up again")
+            assert backend_state(api) == "up"
+            api.delete_volume(api.create_volume()["id"])
+
+            # Unmounted from under the service: an empty directory is not the backend.
+            subprocess.run(["umount", str(mountpoint)], check=True)
+            api.wait_for(lambda: pool_of(api).get("backend_state") == "down", "down")
+            assert "unmounted" in pool_of(api)["backend_state_reason"]
+            # A restart meanwhile does not take the empty mount point for a new backend.
+            svc.restart()
+            api.wait_for(lambda: pool_of(api).get("backend_state") == "down", "still down")
+            assert not (mountpoint / "volumes").exists()
+            subprocess.run(["mount", "-o", "loop", str(tmp_path / "ext4.img"),
+                            str(mountpoint)], check=True)  # fmt: skip
+            api.wait_for(lambda: pool_of(api).get("backend_state") == "up", "back")
+            assert (directory / f"volume-{kept['id']}").exists()
+            api.delete_volume(kept["id"])

@@ -11,7 +11,7 @@ from typing import Any
 from taskflow import engines
 from taskflow.persistence import models
 
-from firebrick.db import groups, manageable, quotas, services, snapshots, volumes
+from firebrick.db import groups, manageable, quotas, recovery, services, snapshots, volumes
 from firebrick.db.engine import Database
 from firebrick.db.outage import is_outage
 from firebrick.domain import quota, statuses
@@ -104,9 +104,36 @@ class VolumeManager:
     # Lifecycle ------------------------------------------------------------------------
 
     def start(self, workers: int = 4) -> None:
-        """Set up the driver, report, resume unfinished work, then take requests."""
-        self.driver.do_setup()
+        """Set up the driver, report, resume unfinished work, then take requests.
+
+        A backend that cannot be set up (its directory missing, unmounted, read-only)
+        does not stop the service: its pools are reported down with the reason, so the
+        scheduler places nothing there, and setup is tried again at every report.
+        """
+        ready = self._set_up()
         self.report(reset_allocations=True)
+        if ready:
+            self._recover()
+        self.bus.consume(self.topic, self.handle, workers=workers)
+        if ready:
+            self._resume()
+        self._reporter = threading.Thread(
+            target=self._report_loop, name=f"report-{self.backend}", daemon=True
+        )
+        self._reporter.start()
+
+    def _set_up(self) -> bool:
+        with self.db.read() as conn:
+            expect_data = bool(recovery.on_backend(conn, self.backend))
+        try:
+            self.driver.do_setup(expect_data=expect_data)
+        except Exception as exc:
+            LOG.error("Backend %s is down: %s", self.backend, exc)
+            return False
+        return True
+
+    def _recover(self) -> None:
+        """What a start finds left over: orphans, cache entries, exports, migrations."""
         self._remove_orphans()
         self.images.reconcile()
         if self.attacher is not None:
@@ -114,13 +141,10 @@ class VolumeManager:
             self.attacher.restore()
         self.exporter.remove_leftovers()
         self.migrations.recover()
-        self.bus.consume(self.topic, self.handle, workers=workers)
+
+    def _resume(self) -> None:
         self._resume_unfinished()
         self.groups.resume()
-        self._reporter = threading.Thread(
-            target=self._report_loop, name=f"report-{self.backend}", daemon=True
-        )
-        self._reporter.start()
 
     def stop(self) -> None:
         self._stop.set()
@@ -128,6 +152,10 @@ class VolumeManager:
     def _report_loop(self) -> None:
         while not self._stop.wait(self.report_interval):
             try:
+                if not self.driver.initialized and self._set_up():
+                    LOG.warning("Backend %s is up again", self.backend)
+                    self._recover()
+                    self._resume()
                 self.report()
             except Exception:
                 LOG.exception("Backend %s: capacity report failed", self.backend)

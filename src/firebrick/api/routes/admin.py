@@ -54,6 +54,9 @@ async def list_services(request: Request, c: CallDep) -> JSONResponse:
     down_time: float = request.app.state.service_down_time
     with _db(request).read() as conn:
         found = services.list_services(conn, binary)
+        # A service can be alive while its storage is not (a directory gone read-only).
+        storage_down = {p.backend for p in services.pool_states(conn)
+                        if p.capabilities.get("backend_state") == "down"}  # fmt: skip
     body = []
     for s in found:
         if host and not s.on_host(host):
@@ -73,7 +76,7 @@ async def list_services(request: Request, c: CallDep) -> JSONResponse:
         if s.binary == "cinder-volume":
             entry.update(replication_status="disabled", active_backend_id=None, frozen=s.frozen)
             if c.version >= BACKEND_STATE:
-                entry["backend_state"] = "up" if up else "down"
+                entry["backend_state"] = "up" if up and s.host not in storage_down else "down"
         body.append(entry)
     return JSONResponse({"services": body})
 

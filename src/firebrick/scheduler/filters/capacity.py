@@ -36,6 +36,9 @@ class CapacityFilter:
         self._default_mosr = default_max_over_subscription_ratio
 
     def rejects(self, pool: PoolState, spec: RequestSpec) -> str | None:
+        if pool.capabilities.get("backend_state") == "down":
+            reason = pool.capabilities.get("backend_state_reason") or "no reason given"
+            return f"the backend is down: {reason}"
         requested = spec.size
         # Size 0 is a manage request or a get_pools dry run: nothing to place.
         if requested == 0:

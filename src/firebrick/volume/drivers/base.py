@@ -15,8 +15,12 @@ ModelUpdate = dict[str, Any] | None
 class VolumeDriver(Protocol):
     initialized: bool
 
-    def do_setup(self) -> None:
-        """Prepare the backend (create directories, check tools); sets ``initialized``."""
+    def do_setup(self, expect_data: bool = False) -> None:
+        """Prepare the backend (create directories, check tools); sets ``initialized``.
+
+        ``expect_data``: volumes are recorded on this backend; storage that looks new
+        then means it went away, and setup refuses (the backend is reported down).
+        """
 
     def create_volume(self, volume: Volume) -> ModelUpdate:
         """Create the volume's storage. Must be safe to repeat for the same volume."""

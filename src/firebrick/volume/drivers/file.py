@@ -30,10 +30,11 @@ from typing import Any
 from firebrick.config import BackendConfig
 from firebrick.domain.errors import DriverError, DriverNotInitialized
 from firebrick.domain.model import Snapshot, Volume
-from firebrick.volume.drivers import filecopy, qemu_img, sources
+from firebrick.volume.drivers import file_stats, filecopy, qemu_img, sources
 from firebrick.volume.drivers.base import ModelUpdate
 from firebrick.volume.drivers.file_store import (
     CLONE_BASE,
+    MARKER,
     SNAPSHOT,
     VOLUME,
     FileStore,
@@ -43,7 +44,6 @@ from firebrick.volume.drivers.sources import DataSource
 
 LOG = logging.getLogger("firebrick.volume")
 
-VERSION = "1.1.0"
 
 FORMATS = ("raw", "qcow2")
 METHODS = ("auto", "reflink", "qcow2", "copy")
@@ -88,15 +88,32 @@ class FileDriver:
 
     # Setup ----------------------------------------------------------------------------
 
-    def do_setup(self) -> None:
+    def do_setup(self, expect_data: bool = False) -> None:
+        """Prepare the directory. ``expect_data``: volumes are recorded on this backend, so
+        an empty or missing directory means the storage went away (an unmounted disk),
+        not a new backend: refuse rather than write volumes where they do not belong."""
         try:
-            self.directory.mkdir(parents=True, exist_ok=True)
+            if not self.directory.is_dir():
+                if expect_data:
+                    raise DriverError(f"the backend directory {self.directory} is missing")
+                self.directory.mkdir(parents=True, exist_ok=True)
+            marker = self.directory / MARKER
+            if not marker.exists():
+                if expect_data and not self.store.names(VOLUME):
+                    raise DriverError(
+                        f"the backend directory {self.directory} has lost its volumes "
+                        "(is its filesystem unmounted?)"
+                    )
+                marker.write_text(f"Firebrick backend {self.backend.name}\n")
             self.store.remove_temporaries()
             reflink = self.configured_method in {"auto", "reflink"} and (
                 filecopy.supports_reflink(self.directory)
             )
         except OSError as exc:
             raise _os_error("prepare the volume directory", exc) from exc
+        problem = self.health()
+        if problem is not None:
+            raise DriverError(problem)
         self.clone_method = self.store.clone_method = self._resolve_method(reflink)
         if self.volume_format == "qcow2" and not qemu_img.available():
             raise DriverError(
@@ -126,6 +143,14 @@ class FileDriver:
         if reflink:
             return "reflink"
         return "qcow2" if self.volume_format == "qcow2" else "copy"
+
+    def health(self) -> str | None:
+        """Why the backend cannot be used now (its directory gone, unmounted or read-only),
+        or None."""
+        return file_stats.health(self.directory)
+
+    def get_volume_stats(self, allocated_gb: dict[str, float]) -> dict[str, Any]:
+        return file_stats.report(self, allocated_gb)
 
     # Paths ----------------------------------------------------------------------------
 
@@ -338,39 +363,6 @@ class FileDriver:
     def snapshot_ids(self) -> set[str]:
         """Ids of every snapshot that has storage on this backend."""
         return self.store.ids(SNAPSHOT)
-
-    def get_volume_stats(self, allocated_gb: dict[str, float]) -> dict[str, Any]:
-        fs = os.statvfs(self.directory)
-        total = fs.f_blocks * fs.f_frsize / GiB
-        free = fs.f_bavail * fs.f_frsize / GiB
-        if self.capacity_gb is not None:
-            total = min(total, self.capacity_gb)
-            free = max(0.0, min(free, self.capacity_gb - self.store.used_gb()))
-        pool = self.backend.volume_backend_name
-        return {
-            "volume_backend_name": self.backend.volume_backend_name,
-            # What Cinder's open-source reference drivers (LVM, NFS, RBD) report.
-            "vendor_name": "Open Source",
-            "driver_version": VERSION,
-            "clone_method": self.clone_method,
-            "volume_format": self.volume_format,
-            "pools": [
-                {
-                    "pool_name": pool,
-                    "total_capacity_gb": round(total, 2),
-                    "free_capacity_gb": round(free, 2),
-                    "allocated_capacity_gb": allocated_gb.get(pool, 0.0),
-                    "reserved_percentage": self.backend.reserved_percentage,
-                    "max_over_subscription_ratio": self.backend.max_over_subscription_ratio,
-                    "thin_provisioning_support": self.thin,
-                    "thick_provisioning_support": not self.thin,
-                    "multiattach": True,
-                    # Targets export a fixed size: an attached volume is not grown.
-                    "online_extend_support": False,
-                    "clone_method": self.clone_method,
-                }
-            ],
-        }
 
 
 def build(backend: BackendConfig, state_path: Path) -> FileDriver:

@@ -28,6 +28,9 @@ IMAGE_CACHE = "image-cache-"  # an image-volume cache entry (firebrick.volume.im
 MANAGED = (VOLUME, SNAPSHOT, CLONE_BASE, IMAGE_CACHE)
 TEMPORARY = (".tmp-", ".probe-")
 LOCK_FILE = ".chain.lock"
+# Written in a backend's directory at its first setup: its absence later means the
+# directory is not the backend's any more (a filesystem unmounted from under it).
+MARKER = ".firebrick-backend"
 
 
 class FileStore:
