@@ -171,9 +171,11 @@ def render_config(
     backends: Mapping[str, Mapping[str, str]],
     defaults: Mapping[str, str],
     sections: Mapping[str, Mapping[str, str]] | None = None,
+    database: str | None = None,
 ) -> tuple[str, dict[str, Backend]]:
     """The config file's text; ``sections`` are extra ``[section]``s written as given
-    (e.g. ``keystone_authtoken``, ``oslo_policy``)."""
+    (e.g. ``keystone_authtoken``, ``oslo_policy``); ``database`` replaces the SQLite
+    database under the state path."""
     lines = [
         "[DEFAULT]",
         f"host = {host}",
@@ -191,7 +193,8 @@ def render_config(
     }
     base_defaults.update(defaults)
     lines += [f"{k} = {v}" for k, v in base_defaults.items()]
-    lines += ["", "[database]", f"connection = sqlite:///{state_path}/firebrick.sqlite"]
+    database = database or f"sqlite:///{state_path}/firebrick.sqlite"
+    lines += ["", "[database]", f"connection = {database}"]
     rendered: dict[str, Backend] = {}
     for name, options in backends.items():
         opts = {
@@ -228,6 +231,7 @@ def launch(
     *,
     port: int | None = None,
     sections: Mapping[str, Mapping[str, str]] | None = None,
+    database: str | None = None,
 ) -> Service:
     """Write a config under ``workdir``, start ``firebrick serve`` and wait until it answers.
 
@@ -245,7 +249,9 @@ def launch(
                 time.sleep(0.5)
         state_path = workdir / f"state-{listen}-{attempt}" if port else workdir / f"state-{listen}"
         state_path.mkdir(parents=True)
-        text, rendered = render_config(state_path, listen, host, backends, defaults or {}, sections)
+        text, rendered = render_config(
+            state_path, listen, host, backends, defaults or {}, sections, database
+        )
         config_path = state_path / "firebrick.conf"
         config_path.write_text(text)
         output_path = state_path / "serve.out"

@@ -6,10 +6,11 @@ from __future__ import annotations
 
 import os
 import subprocess
+import time
 from pathlib import Path
 
 import pytest
-from harness import VolumeApi
+from harness import VolumeApi, launch
 from lifecycle_helpers import loop_fs
 
 GiB = 1 << 30
@@ -153,3 +154,59 @@ def test_a_read_only_or_unmounted_backend_is_reported_down_and_comes_back(
             api.wait_for(lambda: pool_of(api).get("backend_state") == "up", "back")
             assert (directory / f"volume-{kept['id']}").exists()
             api.delete_volume(kept["id"])
+
+
+def test_a_full_database_disk_answers_503_and_work_in_flight_finishes_when_it_frees(
+    tmp_path: Path,
+) -> None:
+    (tmp_path / "svc").mkdir()
+    with loop_fs(tmp_path, "ext4", 64 << 20) as mountpoint:
+        # The service's SQLite database on the small disk; its volumes and logs elsewhere.
+        database = mountpoint / "firebrick.sqlite"
+        svc = launch(
+            tmp_path / "svc",
+            backends={"file-1": {"file_create_delay": "3"}},
+            defaults={"transitional_status_timeout": "600"},
+            database=f"sqlite:///{database}",
+        )  # fmt: skip
+        try:
+            with svc.client("dbfull") as api:
+                resp = api.post("/volumes", json={"volume": {"size": 1}})
+                assert resp.status_code == 202, resp.text
+                in_flight = resp.json()["volume"]["id"]
+                filler = mountpoint / "filler"
+                fd = os.open(filler, os.O_CREAT | os.O_WRONLY, 0o600)
+                try:
+                    while os.write(fd, b"\0" * 65536):
+                        pass
+                except OSError:
+                    pass
+                finally:
+                    os.close(fd)
+
+                # The database's files may still have room for a few pages.
+                accepted = [in_flight]
+                for _ in range(200):
+                    refused = api.post("/volumes", json={"volume": {"size": 1}})
+                    if refused.status_code != 202:
+                        break
+                    accepted.append(refused.json()["volume"]["id"])
+                message = api.assert_fault(refused, 503)
+                assert "storage is full" in message
+                assert refused.headers["Retry-After"] == "5"
+                assert api.get(f"/volumes/{in_flight}").status_code == 200  # reads work
+                time.sleep(4)  # the create's final write meets the full disk
+                shown = api.get(f"/volumes/{in_flight}").json()["volume"]
+                assert shown["status"] == "creating"
+
+                filler.unlink()
+                freed = time.monotonic()
+                for volume_id in accepted:
+                    api.wait_for_volume(volume_id, "available", timeout=30)
+                assert time.monotonic() - freed < 25  # not the reconciler's 600 s
+                assert api.volume_count() == len(accepted)
+        finally:
+            svc.stop()
+        check = subprocess.run(["sqlite3", str(database), "PRAGMA integrity_check"],
+                               capture_output=True, text=True)  # fmt: skip
+        assert check.returncode != 0 or check.stdout.strip() == "ok", check.stdout

@@ -8,6 +8,7 @@ from typing import Any
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
+from sqlalchemy.exc import SQLAlchemyError
 from starlette.exceptions import HTTPException
 
 from firebrick.api import openapi
@@ -26,6 +27,7 @@ from firebrick.db.engine import Database
 from firebrick.db.outage import is_outage
 from firebrick.domain.errors import FirebrickError
 from firebrick.policy import Policy, default_policy
+from firebrick.rpc.bus import BusUnavailable
 from firebrick.scheduler.filter_scheduler import FilterScheduler
 
 LOG = logging.getLogger("firebrick.api")
@@ -116,11 +118,23 @@ def create_app(
     async def on_http(_request: Request, exc: HTTPException) -> JSONResponse:
         return _fault(exc.status_code, _STARLETTE_MESSAGES.get(exc.status_code, str(exc.detail)))
 
+    async def on_database_error(request: Request, exc: Exception) -> JSONResponse:
+        # Registered for the database's and the bus's exceptions, so that an outage is
+        # answered here (503) and not re-raised by Starlette's last-resort 500 handler.
+        if is_outage(exc):
+            LOG.warning("%s %s during an outage: %s", request.method, request.url.path, exc)
+        else:
+            LOG.exception("Unexpected error on %s %s", request.method, request.url.path)
+        code, body, headers = fault_for(exc)
+        return JSONResponse(body, status_code=code, headers=headers)
+
+    app.add_exception_handler(SQLAlchemyError, on_database_error)
+    app.add_exception_handler(BusUnavailable, on_database_error)
+
     @app.exception_handler(Exception)
     async def on_unexpected(request: Request, exc: Exception) -> JSONResponse:
         if is_outage(exc):
-            LOG.warning("%s %s during a database outage: %s", request.method,
-                        request.url.path, exc)  # fmt: skip
+            LOG.warning("%s %s during an outage: %s", request.method, request.url.path, exc)
         else:
             LOG.exception("Unexpected error on %s %s", request.method, request.url.path)
         code, body, headers = fault_for(exc)
