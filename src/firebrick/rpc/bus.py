@@ -38,17 +38,21 @@ class Bus(Protocol):
 
 
 def cast_or_defer(bus: Bus, topic: str, method: str, payload: dict[str, Any]) -> bool:
-    """Cast, or log that the request waits for the scheduler's reconciler; whether sent.
+    """Cast, or leave the message to be sent again once the broker is back; whether sent.
 
     Every request's effect is recorded in the database before it is cast, so a broker
-    that is down only delays it: the reconciler sends it again once it is back.
+    that is down only delays it: this process sends it again as soon as the broker takes
+    messages (``rpc.deferred``), and the scheduler's reconciler if this process dies first.
     """
     try:
         bus.cast(topic, method, payload)
     except BusUnavailable as exc:
+        from firebrick.rpc.deferred import relay_of
+
         LOG.warning(
-            "Could not send %s for volume %s now (%s); it will be sent again",
-            method, payload.get("volume_id"), exc,
+            "Could not send %s for %s now (%s); it will be sent when the broker is back",
+            method, payload.get("volume_id", topic), exc,
         )  # fmt: skip
+        relay_of(bus).add(topic, method, payload)
         return False
     return True

@@ -187,3 +187,12 @@ class RabbitMQServer:
     def restart(self) -> None:
         self.stop_node()
         self.start()
+
+    def kill(self) -> None:
+        """SIGKILL the node (its Erlang VM and children): a crash, not a shutdown; epmd
+        stays, for a start on the same port."""
+        server, self._server = self._server, None
+        if server is None or server.poll() is not None:
+            return
+        os.killpg(server.pid, signal.SIGKILL)
+        server.wait()
