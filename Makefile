@@ -16,7 +16,7 @@ BENCH_MODE ?= both
 # Keystone (PyPI) in a venv of its own: the keystone tests and `make bench` start one on
 # loopback. It is kept apart from Firebrick's venv so their pins never meet.
 KEYSTONE_VENV ?= .keystone-venv
-KEYSTONE_PACKAGES ?= keystone gunicorn
+KEYSTONE_PACKAGES ?= keystone gunicorn psycopg2-binary
 # Glance (PyPI, the 2026.2 release) in a venv of its own: the image tests, `make tempest`
 # and `make bench` start one on loopback, registered in their Keystone.
 GLANCE_VENV ?= .glance-venv

@@ -18,6 +18,10 @@ run side by side, each one class at a time with projects of its own, so that no 
 classes ever share a project (quota and limits tests count a project's volumes). A test
 Tempest runs only with dynamic credentials is run again with them afterwards.
 
+Keystone keeps its data in PostgreSQL when the machine has it (``infra.postgres``) and its
+venv has psycopg2: two shards authenticating at once made its SQLite database refuse a
+write now and then (a 500 on a token request fails a whole test class).
+
 Prints passed/failed/skipped with every skip reason and each failure's traceback tail;
 exits non-zero on any failure, or when fewer tests passed than ``--min-passed``.
 
@@ -48,6 +52,7 @@ from attach_helpers import stop_targets, target_backend  # noqa: E402
 from harness import Service, free_port, launch  # noqa: E402
 from infra import glance as gl  # noqa: E402
 from infra import keystone as ks  # noqa: E402
+from infra import postgres as pg  # noqa: E402
 
 TEMPEST_VERSION = "47.0.0"
 DEFAULT_REGEX = r"^tempest\.api\.volume\."
@@ -410,7 +415,10 @@ def main() -> int:
     workdir = args.workdir or Path(tempfile.mkdtemp(prefix="firebrick-tempest-"))
     workdir.mkdir(parents=True, exist_ok=True)
     started = time.monotonic()
-    keystone = ks.KeystoneServer(workdir / "keystone", threads=16)
+    database = start_keystone_database()
+    keystone = ks.KeystoneServer(
+        workdir / "keystone", threads=16, database_url=database and database[1]
+    )
     service: Service | None = None
     glance: gl.GlanceServer | None = None
     try:
@@ -421,6 +429,8 @@ def main() -> int:
         service = start_firebrick(workdir, deployment, port)
         found, excluded = run_suite(workdir, keystone, args.regex, args.shards, image_ref)
         code = report(found, excluded, args.min_passed if args.regex == DEFAULT_REGEX else 0)
+        if code:
+            print_errors("Keystone", keystone.log())
         print(f"wall time {time.monotonic() - started:.0f} s; work directory {workdir}")
         return code
     finally:
@@ -430,8 +440,33 @@ def main() -> int:
         if glance is not None:
             glance.stop()
         keystone.stop()
+        if database is not None:
+            database[0].remove()
         if not args.keep and args.workdir is None:
             shutil.rmtree(workdir, ignore_errors=True)
+
+
+def print_errors(name: str, log: str, limit: int = 30) -> None:
+    """The last ``limit`` ERROR lines (and the exception lines) of a server's log."""
+    lines = [line for line in log.splitlines() if " ERROR " in line or "Error:" in line]
+    if lines:
+        print(f"{name} errors ({len(lines)} lines, the last {min(limit, len(lines))}):")
+        print("\n".join(f"  {line[:300]}" for line in lines[-limit:]))
+
+
+def start_keystone_database() -> tuple[pg.PostgresServer, str] | None:
+    """A PostgreSQL server and database for Keystone, or None (then Keystone uses SQLite)."""
+    has_driver = subprocess.run(
+        [str(ks.venv_dir() / "bin" / "python"), "-c", "import psycopg2"],
+        capture_output=True, check=False,
+    ).returncode == 0  # fmt: skip
+    if not (pg.available() and has_driver):
+        print("Keystone on SQLite (no PostgreSQL here, or no psycopg2 in its venv)")
+        return None
+    server = pg.PostgresServer(pg.make_base_dir("fb-tempest-pg-"), pg.free_port())
+    server.start()
+    url = server.create_database("keystone")
+    return server, url.replace("postgresql+psycopg://", "postgresql+psycopg2://", 1)
 
 
 def _tempest_package() -> Path:

@@ -3,9 +3,9 @@
 Keystone (PyPI) lives in a venv of its own (``make keystone``: ``.keystone-venv`` at the
 repository root, or ``KEYSTONE_VENV``) so that its pins never meet Firebrick's. A server is
 ``keystone-manage`` (db_sync, fernet_setup, credential_setup, bootstrap) on a SQLite
-database under ``base_dir``, then ``gunicorn keystone.wsgi.api:application`` on
-``127.0.0.1:port``. Several servers run side by side (one per pytest-xdist worker): each has
-its own ``base_dir`` and port.
+database under ``base_dir`` (or a PostgreSQL database, ``database_url``), then ``gunicorn
+keystone.wsgi.api:application`` on ``127.0.0.1:port``. Several servers run side by side (one
+per pytest-xdist worker): each has its own ``base_dir`` and port.
 
 :meth:`KeystoneServer.sibling` starts a second API server on the same database and fernet
 keys with other options (e.g. a token lifetime of a few seconds): tokens it issues are
@@ -89,8 +89,10 @@ class KeystoneServer:
         threads: int = 8,
         token_expiration: int = 3600,
         options: Mapping[str, Mapping[str, Any]] | None = None,
+        database_url: str | None = None,
     ) -> None:
         self.base_dir = Path(base_dir)
+        self.database_url = database_url
         self.port = port or free_port()
         self.threads = threads
         self.token_expiration = token_expiration
@@ -121,6 +123,14 @@ class KeystoneServer:
     def log_file(self) -> Path:
         return self.base_dir / "keystone.log"
 
+    @property
+    def _sqlite_url(self) -> str:
+        return f"sqlite:///{self.state_dir / 'keystone.sqlite'}?timeout=60"
+
+    @property
+    def _setup_done(self) -> Path:
+        return self.state_dir / "setup-done"
+
     def _bin(self, name: str) -> str:
         return str(self.venv / "bin" / name)
 
@@ -129,8 +139,10 @@ class KeystoneServer:
         sections: dict[str, dict[str, Any]] = {
             "DEFAULT": {"debug": "false", "use_stderr": "true"},
             # A token request may write (the user's last activity): under load the default
-            # 5 s lock wait of SQLite gave 500s; WAL (set at setup) lets readers go on.
-            "database": {"connection": f"sqlite:///{state / 'keystone.sqlite'}?timeout=60"},
+            # 5 s lock wait of SQLite gave 500s; WAL (set at setup) lets readers go on. A
+            # read that turns into a write still fails at once when another writer went
+            # first, hence PostgreSQL (``database_url``) for heavy concurrent use (Tempest).
+            "database": {"connection": self.database_url or self._sqlite_url},
             "token": {"provider": "fernet", "expiration": str(self.token_expiration)},
             "fernet_tokens": {"key_repository": str(state / "fernet-keys")},
             "fernet_receipts": {"key_repository": str(state / "fernet-receipts")},
@@ -210,14 +222,16 @@ class KeystoneServer:
                 f"keystone-manage setup failed (rc={result.returncode}):\n"
                 f"{result.stdout[-3000:]}\n{result.stderr[-5000:]}"
             )
-        with sqlite3.connect(self.state_dir / "keystone.sqlite") as db:
-            db.execute("PRAGMA journal_mode=WAL")  # kept by the file
+        if self.database_url is None:
+            with sqlite3.connect(self.state_dir / "keystone.sqlite") as db:
+                db.execute("PRAGMA journal_mode=WAL")  # kept by the file
+        self._setup_done.touch()
 
     def start(self) -> None:
         """Set up (first start only) and start the API; return when ``GET /v3`` answers."""
         self.base_dir.mkdir(parents=True, exist_ok=True)
         self.config_file.write_text(self._config_text())
-        if self._parent is None and not (self.state_dir / "keystone.sqlite").exists():
+        if self._parent is None and not self._setup_done.exists():
             self._setup()
         for attempt in range(3):
             logged = len(self.log())
@@ -272,6 +286,7 @@ class KeystoneServer:
             threads=2,
             token_expiration=token_expiration or self.token_expiration,
             options=merged,
+            database_url=self.database_url,
         )
         other._parent = self
         other.admin_password = self.admin_password
