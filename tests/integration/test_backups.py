@@ -95,8 +95,10 @@ def test_full_backup_restores_the_data_exactly(service, api, tempest_schemas):
     tempest_schemas.check("backups.restore_backup", resp)
     assert resp.json()["restore"] == {"backup_id": backup["id"], "volume_id": vid,
                                       "volume_name": ""}  # fmt: skip
-    assert api.get(f"/volumes/{vid}").json()["volume"]["status"] in {"restoring-backup",
-                                                                     "available"}
+    assert api.get(f"/volumes/{vid}").json()["volume"]["status"] in {
+        "restoring-backup",
+        "available",
+    }
     api.wait_for_volume(vid)
     wait_backup(api, backup["id"])
     assert digest(path) == original
@@ -333,8 +335,9 @@ def test_refusals_change_nothing(service, api):
     api.assert_fault(api.put(f"/backups/{backup['id']}", json={"backup": {"name": "x"}}), 404)
     # In-use without force (the volume is attached through the legacy actions).
     api.post(f"/volumes/{vid}/action", json={"os-reserve": {}})
-    attached = api.post(f"/volumes/{vid}/action",
-                        json={"os-attach": {"host_name": "h", "mountpoint": "/dev/vdb"}})
+    attached = api.post(
+        f"/volumes/{vid}/action", json={"os-attach": {"host_name": "h", "mountpoint": "/dev/vdb"}}
+    )
     if attached.status_code == 202:
         message = api.assert_fault(api.post("/backups", json={"backup": {"volume_id": vid}}),
                                    400)  # fmt: skip

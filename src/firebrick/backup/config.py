@@ -46,6 +46,8 @@ class BackupSettings:
     # Firebrick's: where data read from afar is staged, and the progress period.
     work_dir: Path | None = None
     progress_interval: float = 5.0
+    # Fault injection for tests: every 4 MiB read or restored holds this many seconds.
+    test_delay: float = 0.0
 
     @property
     def service(self) -> str:
@@ -115,4 +117,5 @@ def load(options: Mapping[str, str], state_path: Path) -> BackupSettings:
         s3=s3,
         work_dir=Path(opt("backup_work_dir") or state_path / "backup-work").absolute(),
         progress_interval=float(opt("backup_timer_interval", "5") or 5),
+        test_delay=float(opt("backup_test_delay", "0") or 0),
     )

@@ -11,7 +11,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any
 
-from firebrick.backup.chunked import Manifest, metadata_name, sha256_name
+from firebrick.backup.chunked import READ_SIZE, Manifest, metadata_name, sha256_name
 from firebrick.backup.config import BackupSettings
 from firebrick.backup.drivers.base import ObjectMissing, ObjectStore
 from firebrick.db import backups, messages
@@ -91,9 +91,16 @@ class BackupContext:
         """A progress callback that reports the bytes done at most every ``every`` s."""
         done = [0]
         last = [time.monotonic()]
+        delay = self.settings.test_delay
+        held = [0]
 
         def step(count: int) -> None:
             done[0] += count
+            if delay:
+                held[0] += count
+                if held[0] >= READ_SIZE:
+                    held[0] = 0
+                    time.sleep(delay)
             now = time.monotonic()
             if now - last[0] >= every:
                 last[0] = now
