@@ -3,9 +3,9 @@ writes, and the points kept for the next incremental.
 
 | request | does | then |
 | --- | --- | --- |
-| ``backup_device`` (backup) | freezes the data to read: a backup *point* (a reflink copy kept for the next incremental, raw volumes on reflink filesystems), a temporary snapshot (an in-use volume, Cinder's ``force``), or nothing (an available volume is read in place; a snapshot is read as it is) | records the device in the backup's row, casts ``continue_backup`` |
+| ``backup_device`` (backup) | freezes the data to read: a backup *point* kept for the next incremental (qcow2 volumes: a layer of the volume's chain, see ``drivers/file_backup.py``; raw volumes on a reflink filesystem: a reflink copy), a temporary snapshot (an in-use volume, Cinder's ``force``), or nothing (an available volume is read in place; a snapshot is read as it is) | records the device in the backup's row, casts ``continue_backup`` |
 | ``backup_device`` (restore) | names the volume's file | casts ``continue_restore`` |
-| ``release_backup_device`` | removes the export and the temporary snapshot; keeps a successful backup's point and drops the volume's older ones (a failed backup's point goes) | — |
+| ``release_backup_device`` | removes the export and the temporary snapshot; keeps a successful backup's point and drops the volume's older ones (qcow2: merged into the newest when the next backup starts) (a failed backup's point goes) | — |
 | ``release_backup_point`` | removes a deleted backup's point | — |
 
 When the backup service runs on another host, the file is exported through the volume's
@@ -28,7 +28,9 @@ from firebrick.domain import statuses
 from firebrick.domain.model import Snapshot, Volume
 from firebrick.rpc.bus import Bus, cast_or_defer
 from firebrick.volume.attach import AttachWorker
+from firebrick.volume.drivers import file_backup
 from firebrick.volume.drivers.base import VolumeDriver
+from firebrick.volume.drivers.file import FileDriver
 
 LOG = logging.getLogger("firebrick.volume")
 
@@ -118,6 +120,18 @@ class BackupDeviceWorker:
             device["path"] = str(self._snapshot_path(snapshot_id))
             return device
         clone_method = getattr(self.driver, "clone_method", "copy")
+        if self._chained():
+            self._settle(volume, parent_id)
+            point = str(uuid.uuid4())
+            with self.db.write() as conn:
+                backups.update(conn, backup_id, {"point_id": point, "point_host": self.backend})
+            assert isinstance(self.driver, FileDriver)
+            device["path"] = str(file_backup.freeze(self.driver, volume, point))
+            device["point"] = point
+            parent = self._parent_point(parent_id)
+            if parent is not None:
+                device["parent_point"] = parent
+            return device
         if fmt == "raw" and clone_method == "reflink":
             point = str(uuid.uuid4())
             with self.db.write() as conn:  # recorded first: a crash leaves nothing unknown
@@ -139,6 +153,34 @@ class BackupDeviceWorker:
         device["path"] = str(path)
         return device
 
+    def _chained(self) -> bool:
+        """Whether points are layers of the volume's qcow2 chain (else reflink copies)."""
+        return isinstance(self.driver, FileDriver) and self.driver.volume_format == "qcow2"
+
+    def _point_path(self, point_id: str) -> Path:
+        if self._chained():
+            assert isinstance(self.driver, FileDriver)
+            return file_backup.point_path(self.driver, point_id)
+        return self._snapshot_path(point_id)
+
+    def _settle(self, volume: Volume, parent_id: str | None) -> None:
+        """Merge a qcow2 volume's older points into its parent backup's point (or let them
+        go), while this backup holds the volume and nothing else writes to its chain."""
+        assert isinstance(self.driver, FileDriver)
+        with self.db.read() as conn:
+            kept = backups.point(conn, parent_id)[0] if parent_id else None
+            points = [(b, p) for b, p, h in backups.with_points(conn, volume.id)
+                      if h == self.backend and b != parent_id]  # fmt: skip
+        for other, other_point in points:
+            with self.db.write() as conn:
+                backups.update(conn, other, {"point_id": None, "point_host": None})
+            if kept and file_backup.merge(self.driver, volume, other_point, kept):
+                with self.db.write() as conn:
+                    backups.update(conn, parent_id or "", {"point_id": other_point})
+                kept = other_point
+            else:
+                file_backup.forget(self.driver, other_point)
+
     def _parent_point(self, parent_id: str | None) -> dict[str, str] | None:
         if parent_id is None:
             return None
@@ -146,7 +188,7 @@ class BackupDeviceWorker:
             point_id, point_host = backups.point(conn, parent_id)
         if point_id is None or point_host != self.backend:
             return None
-        path = self._snapshot_path(point_id)
+        path = self._point_path(point_id)
         return {"id": point_id, "path": str(path), "name": path.name} if path.exists() else None
 
     def _export(
@@ -190,7 +232,11 @@ class BackupDeviceWorker:
                      if b != backup_id and h == self.backend]  # fmt: skip
         for other, other_point in older:
             # The next incremental compares with this backup's point: the older ones are
-            # of no further use (their backups restore from the store alone).
+            # of no further use (their backups restore from the store alone). Forgotten
+            # first: a point must never stand for data it no longer holds. A qcow2 chain's
+            # older points are merged when the next backup holds the volume (_settle).
+            if self._chained():
+                continue
             with self.db.write() as conn:
                 backups.update(conn, other, {"point_id": None, "point_host": None})
             self._delete_snapshot(other_point, volume)
@@ -201,6 +247,10 @@ class BackupDeviceWorker:
                 if pid == point_id:
                     backups.update(conn, backup_id, {"point_id": None, "point_host": None})
             volume = volumes.find(conn, volume_id) if volume_id else None
+        if self._chained():
+            assert isinstance(self.driver, FileDriver)
+            file_backup.forget(self.driver, point_id)
+            return
         stand_in = volume or Volume(id=volume_id or point_id, project_id="", user_id="",
                                     size=0, status="", created_at=volumes.now())  # fmt: skip
         self._delete_snapshot(point_id, stand_in)
