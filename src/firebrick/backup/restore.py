@@ -221,13 +221,14 @@ class ChunkedRestore:
                     piece = handle.read(STREAM_PIECE)
                     if not piece:
                         break
-                    stored.update(piece)
+                    if obj.sha256:
+                        stored.update(piece)
                     stored_length += len(piece)
                     consume(decompress.feed(piece), final=False)
         except ObjectMissing:
             raise CorruptBackup(f"object {obj.name} is missing: the backup is incomplete") from None
         consume(decompress.end(), final=True)
-        if stored_length != obj.stored_length or stored.hexdigest() != obj.sha256:
+        if stored_length != obj.stored_length or (obj.sha256 and stored.hexdigest() != obj.sha256):
             raise CorruptBackup(f"object {obj.name} does not match its recorded SHA-256")
         if decompress.produced != obj.length:
             raise CorruptBackup(f"object {obj.name} holds less data than its manifest says")

@@ -32,7 +32,7 @@ from firebrick.backup.chunked import (
 )
 from firebrick.backup.drivers.base import ObjectStore
 
-_QUEUE_DEPTH = 4
+_QUEUE_DEPTH = 16
 
 
 class Source(Protocol):
@@ -98,13 +98,15 @@ class _ObjectPipe:
                 elif kind == "data":
                     current["length"] += len(value)
                     self._put(current, current["compressor"].compress(value))
+                    value.release()
                 elif kind == "close":
                     self._put(current, current["compressor"].flush())
                     stack.close()
                     stack = ExitStack()
                     self.done.append(StoredObject(
                         name=current["name"], offset=current["offset"],
-                        length=current["length"], sha256=current["sha"].hexdigest(),
+                        length=current["length"],
+                        sha256="" if self.compression == "none" else current["sha"].hexdigest(),
                         stored_length=current["stored"],
                     ))  # fmt: skip
             except BaseException as exc:  # handed to the caller's thread
@@ -114,10 +116,12 @@ class _ObjectPipe:
                     stack.__exit__(type(exc), exc, exc.__traceback__)
                 stack = ExitStack()
 
-    @staticmethod
-    def _put(current: dict[str, Any], data: bytes) -> None:
+    def _put(self, current: dict[str, Any], data: bytes) -> None:
         if data:
-            current["sha"].update(data)
+            # Uncompressed objects are covered by the block digests alone: a second pass
+            # over the same bytes would check nothing more.
+            if self.compression != "none":
+                current["sha"].update(data)
             current["stored"] += len(data)
             current["writer"].write(data)
 
@@ -258,7 +262,7 @@ class ChunkedWriter:
                 self._open = (offset, 0)
             start, length = self._open
             take = min(len(data), self.object_size - length)
-            pipe.send("data", bytes(data[:take]))
+            pipe.send("data", data[:take])
             self._open = (start, length + take)
             offset += take
             data = data[take:]
