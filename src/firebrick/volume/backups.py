@@ -120,7 +120,10 @@ class BackupDeviceWorker:
             device["path"] = str(self._snapshot_path(snapshot_id))
             return device
         clone_method = getattr(self.driver, "clone_method", "copy")
-        if self._chained():
+        in_use = volume.previous_status == statuses.IN_USE
+        # An attached qcow2 volume's file is held open by its target: it is not frozen
+        # under it, but snapshotted as the driver snapshots in-use volumes (below).
+        if self._chained() and not in_use:
             self._settle(volume, parent_id)
             point = str(uuid.uuid4())
             with self.db.write() as conn:
@@ -143,7 +146,7 @@ class BackupDeviceWorker:
             if parent is not None:
                 device["parent_point"] = parent
             return device
-        if volume.previous_status == statuses.IN_USE:
+        if in_use:
             temporary = str(uuid.uuid4())
             with self.db.write() as conn:
                 backups.update(conn, backup_id, {"temp_snapshot_id": temporary})
