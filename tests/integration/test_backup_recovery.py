@@ -9,6 +9,7 @@ from __future__ import annotations
 import signal
 import time
 
+import pytest
 from backup_helpers import (
     MiB,
     create_backup,
@@ -19,7 +20,7 @@ from backup_helpers import (
     write_pattern,
 )
 
-DEFAULTS = {"backup_test_delay": "0.4", "backup_compression_algorithm": "none"}
+DEFAULTS = {"backup_test_delay": "0.3", "backup_compression_algorithm": "none"}
 DATA = [(0, 48 * MiB)]
 
 
@@ -76,3 +77,38 @@ def test_killed_mid_restore(start_service) -> None:
     restore(api, backup["id"], target)
     api.wait_for_volume(target, timeout=60)
     assert digest(volume_file(svc, target)) == expected
+
+
+def _progress_spans(svc, backup_ids) -> list[tuple[float, float]]:
+    """(first, last) createprogress time of each backup, from the notifications."""
+    from datetime import datetime
+
+    spans = []
+    for backup_id in backup_ids:
+        stamps = [datetime.strptime(n["timestamp"], "%Y-%m-%d %H:%M:%S.%f").timestamp()
+                  for n in svc.notifications()
+                  if n["event_type"] == "backup.createprogress"
+                  and n["payload"]["backup_id"] == backup_id]  # fmt: skip
+        assert len(stamps) >= 2, (backup_id, stamps)
+        spans.append((min(stamps), max(stamps)))
+    return spans
+
+
+@pytest.mark.parametrize("operations", [1, 2])
+def test_backup_max_operations(start_service, operations) -> None:
+    svc = start_service(defaults={"backup_test_delay": "0.3", "backup_timer_interval": "0.1",
+                                  "backup_max_operations": str(operations),
+                                  "backup_compression_algorithm": "none"})  # fmt: skip
+    api = svc.client()
+    volumes = [api.create_volume(1)["id"] for _ in range(2)]
+    for n, vid in enumerate(volumes):
+        write_pattern(volume_file(svc, vid), n, [(0, 24 * MiB)])
+    made = [create_backup(api, vid, wait=None)["id"] for vid in volumes]
+    for backup_id in made:
+        wait_backup(api, backup_id, timeout=90)
+    (a0, a1), (b0, b1) = sorted(_progress_spans(svc, made))
+    overlap = min(a1, b1) - max(a0, b0)
+    if operations == 1:
+        assert overlap < 0, "one data transfer at a time"
+    else:
+        assert overlap > 0, "two at once"

@@ -346,3 +346,23 @@ def test_refusals_change_nothing(service, api):
         assert forced["status"] == "available"
         assert api.get(f"/volumes/{vid}").json()["volume"]["status"] == "in-use"
     assert wait_backup(api, backup["id"])["status"] == "available"
+
+
+@pytest.mark.parametrize("algorithm", ["none", "bz2", "zstd"])
+def test_every_compression_algorithm_round_trips(start_service, algorithm):
+    svc = start_service(defaults={"backup_compression_algorithm": algorithm})
+    api = svc.client()
+    vid = api.create_volume(1)["id"]
+    path = volume_file(svc, vid)
+    write_pattern(path, 9, [(0, 2 * MiB), (512 * MiB, MiB)])
+    with open(path, "r+b") as handle:  # and something that compresses
+        handle.seek(8 * MiB)
+        handle.write(b"firebrick " * 200_000)
+    expected = digest(path)
+    backup = create_backup(api, vid)
+    stored = sum(p.stat().st_size for p in backup_objects(svc, backup)
+                 if p.name.rsplit("-", 1)[-1].isdigit())  # fmt: skip
+    assert (stored < 4.5 * MiB) == (algorithm != "none"), stored
+    made = restore(api, backup["id"])
+    api.wait_for_volume(made["volume_id"])
+    assert digest(volume_file(svc, made["volume_id"])) == expected

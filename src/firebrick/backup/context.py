@@ -11,7 +11,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any
 
-from firebrick.backup.chunked import READ_SIZE, Manifest, metadata_name, sha256_name
+from firebrick.backup.chunked import Manifest, metadata_name, sha256_name
 from firebrick.backup.config import BackupSettings
 from firebrick.backup.drivers.base import ObjectMissing, ObjectStore
 from firebrick.db import backups, messages
@@ -21,6 +21,8 @@ from firebrick.notifier import Notifier
 from firebrick.rpc.bus import Bus, cast_or_defer, volume_topic
 
 LOG = logging.getLogger("firebrick.backup")
+
+HOLD_EVERY = 4 << 20  # backup_test_delay: bytes between two holds
 
 # User messages (Cinder's message_field): VOLUME_BACKUP_<action>_<detail>.
 CREATE_FAILED = "VOLUME_BACKUP_013_020"
@@ -98,7 +100,7 @@ class BackupContext:
             done[0] += count
             if delay:
                 held[0] += count
-                if held[0] >= READ_SIZE:
+                if held[0] >= HOLD_EVERY:
                     held[0] = 0
                     time.sleep(delay)
             now = time.monotonic()
