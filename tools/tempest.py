@@ -213,11 +213,12 @@ def tempest_conf(
             "manage_volume_ref": "source-name,volume-%s",
             "manage_snapshot_ref": "source-name,snapshot-%s",
             "disk_format": "raw,qcow2",
+            "backup_driver": "posix",
         },
         "compute": {"image_ref": image_ref, "image_ref_alt": image_ref},
         "image": {"container_formats": "bare", "disk_formats": "raw,qcow2,vmdk,vdi,vhd,vhdx"},
         "volume-feature-enabled": {
-            "multi_backend": "true", "backup": "false", "manage_volume": "true",
+            "multi_backend": "true", "backup": "true", "manage_volume": "true",
             "manage_snapshot": "true", "extend_attached_volume": "false",
             "api_extensions": "all", "enable_volume_image_dep_tests": "true",
         },

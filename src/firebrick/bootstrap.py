@@ -41,12 +41,15 @@ class Services:
     volume_managers: list[VolumeManager] = field(default_factory=list)
     scheduler: SchedulerManager | None = None
     app: Any = None
+    backup_manager: Any = None  # firebrick.backup.manager.BackupManager
 
     def stop(self) -> None:
         for manager in self.volume_managers:
             manager.stop()
         if self.scheduler is not None:
             self.scheduler.stop()
+        if self.backup_manager is not None:
+            self.backup_manager.stop()
         self.bus.close()
         self.notifier.close()
         self.db.dispose()
@@ -159,6 +162,7 @@ def build_api(config: Config, db: Database, bus: Bus, notifier: Notifier) -> Any
         default_volume_type=config.default_volume_type,
         default_availability_zone=config.storage_availability_zone,
         quota_defaults=config.quotas,
+        service_down_time=config.service_down_time,
     )
     attachment_api = AttachmentAPI(db=db, bus=bus, notifier=notifier, host=config.host)
     snapshot_api = SnapshotAPI(
@@ -193,9 +197,20 @@ def build_api(config: Config, db: Database, bus: Bus, notifier: Notifier) -> Any
     return app
 
 
+def build_backup(config: Config, db: Database, bus: Bus, notifier: Notifier) -> Any:
+    from firebrick.backup import config as backup_config
+    from firebrick.backup.manager import BackupManager
+
+    return BackupManager(
+        host=config.host, availability_zone=config.storage_availability_zone, db=db, bus=bus,
+        notifier=notifier, settings=backup_config.load(config.backup, config.state_path),
+        report_interval=config.report_interval,
+    )  # fmt: skip
+
+
 def all_in_one(config: Config) -> Services:
-    """api + scheduler + one volume service per backend, in this process."""
-    return roles(config, ["volume", "scheduler", "api"], shared=False)
+    """api + scheduler + one volume service per backend + backup, in this process."""
+    return roles(config, ["volume", "scheduler", "api", "backup"], shared=False)
 
 
 def roles(
@@ -221,6 +236,9 @@ def roles(
     if "api" in names:
         services.app = build_api(config, db, bus, notifier)
     # [backups]
+    if "backup" in names:
+        services.backup_manager = build_backup(config, db, bus, notifier)
+        services.backup_manager.start()
 
     # [metrics]
 

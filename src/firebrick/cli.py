@@ -71,7 +71,7 @@ def _start(args: argparse.Namespace, names: list[str], *, shared: bool) -> int:
 
 
 def serve(args: argparse.Namespace) -> int:
-    return _start(args, ["volume", "scheduler", "api"], shared=False)
+    return _start(args, ["volume", "scheduler", "api", "backup"], shared=False)
 
 
 def api(args: argparse.Namespace) -> int:
@@ -84,6 +84,10 @@ def scheduler(args: argparse.Namespace) -> int:
 
 def volume(args: argparse.Namespace) -> int:
     return _start(args, ["volume"], shared=True)
+
+
+def backup(args: argparse.Namespace) -> int:
+    return _start(args, ["backup"], shared=True)
 
 
 def db_upgrade(args: argparse.Namespace) -> int:
@@ -121,11 +125,12 @@ def main(argv: list[str] | None = None) -> int:
         p.set_defaults(func=func)
         return p
 
-    command("serve", serve, "api, scheduler and every volume service in one process")
+    command("serve", serve, "api, scheduler, every volume service and backup in one process")
     command("api", api, "the Block Storage API alone (needs transport_url)")
     command("scheduler", scheduler, "the scheduler alone (needs transport_url)")
     p_volume = command("volume", volume, "volume services alone (needs transport_url)")
     p_volume.add_argument("--backend", help="only this backend section (default: all enabled)")
+    command("backup", backup, "the backup service alone (needs transport_url)")
     p_db = sub.add_parser("db", help="database maintenance")
     db_sub = p_db.add_subparsers(dest="db_command", required=True)
     p_upgrade = db_sub.add_parser("upgrade", help="migrate the database to the current schema")

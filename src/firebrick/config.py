@@ -40,6 +40,8 @@ class QuotaDefaults:
     gigabytes: int = 1000
     per_volume_gigabytes: int = -1
     groups: int = 10
+    backups: int = 10
+    backup_gigabytes: int = 1000
 
 
 @dataclass(frozen=True)
@@ -79,6 +81,8 @@ class Config:
     # and whether os-volume_upload_image may take an in-use volume with force.
     glance_api_servers: list[str] = field(default_factory=list)
     enable_force_upload: bool = False
+    # The backup service's options (Cinder's backup_* names), read by firebrick.backup.
+    backup: dict[str, str] = field(default_factory=dict)
 
     @property
     def notifications_path(self) -> Path:
@@ -165,6 +169,8 @@ def load(path: str | Path | None = None) -> Config:
             gigabytes=int(opt("quota_gigabytes", "1000")),
             per_volume_gigabytes=int(opt("per_volume_size_limit", "-1")),
             groups=int(opt("quota_groups", "10")),
+            backups=int(opt("quota_backups", "10")),
+            backup_gigabytes=int(opt("quota_backup_gigabytes", "1000")),
         ),
         backends=backends,
         log_dir=Path(opt("log_dir", str(state_path / "log"))).expanduser().absolute(),
@@ -177,6 +183,11 @@ def load(path: str | Path | None = None) -> Config:
         default_group_type=defaults.get("default_group_type") or None,
         glance_api_servers=_list(opt("glance_api_servers", "")),
         enable_force_upload=parse_bool(opt("enable_force_upload", "false")),
+        backup={
+            k: v.replace("{state_path}", str(state_path)).replace("$state_path", str(state_path))
+            for k, v in defaults.items()
+            if k.startswith("backup_")
+        },
     )
 
 

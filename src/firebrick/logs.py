@@ -1,4 +1,4 @@
-"""Log files per role under ``log_dir``: volume.log, scheduler.log, api.log."""
+"""Log files per role under ``log_dir``: volume.log, scheduler.log, api.log, backup.log."""
 
 from __future__ import annotations
 
@@ -11,6 +11,7 @@ FORMAT = "%(asctime)s %(process)d %(levelname)s %(name)s [%(threadName)s] %(mess
 ROLE_LOGGERS = {
     "volume": ["firebrick.volume", "firebrick.targets", "taskflow"],
     "scheduler": ["firebrick.scheduler"],
+    "backup": ["firebrick.backup"],
     # keystonemiddleware and keystoneauth: token checks and their failures (never the
     # tokens: keystoneauth masks them and the passwords it sends).
     "api": [

@@ -169,6 +169,17 @@ RULES: dict[str, str] = {
     "volume_extension:volume_image_metadata:remove": MEMBER,
 
     # [backups]
+    "backup:get_all": READER,
+    "backup:get": READER,
+    "backup:create": MEMBER,
+    "backup:update": MEMBER,
+    "backup:delete": MEMBER,
+    "backup:restore": MEMBER,
+    "backup:backup-import": ADMIN,
+    "backup:export-import": ADMIN,
+    "backup:backup_project_attribute": ADMIN,
+    "volume_extension:backup_admin_actions:reset_status": ADMIN,
+    "volume_extension:backup_admin_actions:force_delete": ADMIN,
 
     # [rbd]
 

@@ -11,6 +11,7 @@ stops, SIGKILLs and restarts named role processes::
     api          firebrick api
     scheduler    firebrick scheduler          (scheduler2, scheduler3, ...: more of them)
     volume-NAME  firebrick volume --backend NAME
+    backup       firebrick backup             (backup-HOST: on a host of that name)
 
 Each process gets a copy of the configuration that differs only in ``log_dir``, so every
 process has its own ``api.log`` / ``scheduler.log`` / ``volume.log`` under
@@ -231,7 +232,9 @@ def role_arguments(name: str) -> list[str]:
         return ["scheduler"]
     if name.startswith("volume-"):
         return ["volume", "--backend", name.removeprefix("volume-")]
-    raise ValueError(f"unknown role {name!r}: api, scheduler[N] or volume-<backend>")
+    if name == "backup" or name.startswith("backup-"):
+        return ["backup"]
+    raise ValueError(f"unknown role {name!r}: api, scheduler[N], volume-<backend> or backup")
 
 
 @dataclass
@@ -340,9 +343,11 @@ class Cluster:
             role_arguments(name)  # refuse unknown names early
             log_dir = self.state_path / "log" / name
             config_path = self.state_path / f"firebrick-{name}.conf"
-            config_path.write_text(
-                self.config_text.replace("[DEFAULT]\n", f"[DEFAULT]\nlog_dir = {log_dir}\n", 1)
-            )
+            text = self.config_text.replace("[DEFAULT]\n", f"[DEFAULT]\nlog_dir = {log_dir}\n", 1)
+            if name.startswith("backup-"):  # a backup service on a host of its own
+                text = text.replace(f"host = {self.host}\n",
+                                    f"host = {name.removeprefix('backup-')}\n", 1)  # fmt: skip
+            config_path.write_text(text)
             self.roles[name] = RoleProcess(
                 name=name,
                 config_path=config_path,

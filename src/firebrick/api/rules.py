@@ -160,6 +160,16 @@ ROUTE_RULES: Final[dict[tuple[str, str], str]] = {
     # [images]
 
     # [backups]
+    ("GET", "/backups"): "backup:get_all",
+    ("GET", "/backups/detail"): "backup:get_all",
+    ("POST", "/backups"): "backup:create",
+    ("POST", "/backups/import_record"): "backup:backup-import",
+    ("GET", "/backups/{backup_id}"): "backup:get",
+    ("PUT", "/backups/{backup_id}"): "backup:update",
+    ("DELETE", "/backups/{backup_id}"): "backup:delete",
+    ("POST", "/backups/{backup_id}/restore"): "backup:restore",
+    ("GET", "/backups/{backup_id}/export_record"): "backup:export-import",
+    ("POST", "/backups/{backup_id}/action"): IN_ROUTE,  # routes/backups.ACTION_RULES
 
     # [rbd]
 

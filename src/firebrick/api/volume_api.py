@@ -11,6 +11,7 @@ from typing import Any
 from sqlalchemy.exc import IntegrityError
 
 from firebrick.api import volume_keys
+from firebrick.api.backup_api import claim_for_restore, restore_source
 from firebrick.api.group_members import group_of_new_volume, refuse_member_delete
 from firebrick.api.listing import ListQuery
 from firebrick.api.validation import VolumeCreateRequest, VolumeUpdateRequest
@@ -44,6 +45,7 @@ class VolumeAPI:
     default_volume_type: str
     default_availability_zone: str
     quota_defaults: QuotaDefaults
+    service_down_time: float = 60.0
 
     # Reading -------------------------------------------------------------------------
 
@@ -147,8 +149,6 @@ class VolumeAPI:
         """
         if req.image_ref and image is None:
             raise InvalidInput("Invalid image identifier or unable to access requested image.")
-        if req.backup_id:
-            raise InvalidInput("Creating a volume from a backup is not supported.")
         try:
             return self._create(ctx, req, idempotency_key, image, image_spec)
         except IntegrityError:
@@ -204,10 +204,15 @@ class VolumeAPI:
                 if earlier is not None:
                     return earlier
             origin, snapshot = self._origin(conn, ctx, req)
-            minimum = snapshot.volume_size if snapshot else origin.size if origin else 1
-            size = req.size if req.size is not None else (minimum if origin else None)
+            backup = restore_source(conn, ctx, req.backup_id) if req.backup_id else None
+            minimum = (snapshot.volume_size if snapshot else origin.size if origin
+                       else backup.size if backup else 1)  # fmt: skip
+            size = req.size if req.size is not None else (minimum if origin or backup else None)
             if size is None:
                 raise InvalidInput("Volume size 'None' must be an integer and greater than 0")
+            if size < minimum and backup:
+                raise InvalidInput(f"Volume size '{size}'GB cannot be smaller than the backup "
+                                   f"size {minimum}GB. It must be >= backup size.")  # fmt: skip
             if size < minimum:
                 what = "snapshot" if snapshot else "source volume"
                 raise InvalidInput(
@@ -250,6 +255,8 @@ class VolumeAPI:
                 "group_id": group.id if group else None,
             }
             volumes.insert_volume(conn, values, req.metadata)
+            if backup is not None:  # the 3.47 path: the backup service fills the volume
+                claim_for_restore(conn, backup, volume_id, self.service_down_time)
             if key is not None:
                 volume_keys.store(conn, key, volume_id)
             # A volume keeps what it knows of its image; a copy inherits it (as in Cinder).
@@ -262,6 +269,8 @@ class VolumeAPI:
                     conn, ctx.project_id, "volume", idempotency_key, volume_id, digest
                 )
         request_spec: dict[str, Any] = {"availability_zones": zones}
+        if backup is not None:
+            request_spec["backup_id"] = backup.id
         if image:
             request_spec["image_id"] = image["image_id"]
             if image_spec:

@@ -29,9 +29,7 @@ NON_QUOTA_KEYS = frozenset({"id", "tenant_id"})
 # A cap on one request, not a running total: it has no usage.
 PER_REQUEST = frozenset({"per_volume_gigabytes"})
 
-# Cinder's config defaults for resources Firebrick does not configure (no backups yet),
-# so quota sets and limits still report them.
-_FIXED_DEFAULTS = {"backups": 10, "backup_gigabytes": 1000}
+BACKUP_RESOURCES = frozenset({"backups", "backup_gigabytes"})
 
 _INTEGER = re.compile(r"\s*-?[0-9]+\s*")
 
@@ -96,7 +94,7 @@ def resource_names(type_names: Iterable[str]) -> list[str]:
 
 def kind(resource: str) -> str:
     """What a resource counts: ``volumes_gold`` -> ``volumes``; a base name is itself."""
-    if resource in _FIXED_DEFAULTS or resource in PER_REQUEST or resource == "groups":
+    if resource in BACKUP_RESOURCES or resource in PER_REQUEST or resource == "groups":
         return resource
     head, sep, _type_name = resource.partition("_")
     return head if sep and head in PER_TYPE else resource
@@ -109,7 +107,8 @@ def defaults_dict(defaults: QuotaDefaults, type_names: Iterable[str] = ()) -> di
         "snapshots": defaults.snapshots,
         "gigabytes": defaults.gigabytes,
         "per_volume_gigabytes": defaults.per_volume_gigabytes,
-        **_FIXED_DEFAULTS,
+        "backups": defaults.backups,
+        "backup_gigabytes": defaults.backup_gigabytes,
         "groups": defaults.groups,
     }
     for type_name in type_names:

@@ -12,6 +12,9 @@ ACTIONS = {
     "008": "create volume from backend storage",
     "009": "create snapshot",
     "010": "delete snapshot",
+    "013": "create backup",
+    "014": "delete backup",
+    "015": "restore backup",
     # Firebrick's, for groups (Cinder writes no user message about them)
     "101": "create group",
     "102": "delete group",
@@ -33,6 +36,14 @@ DETAILS = {
     "012": "Driver failed to create the volume.",
     "013": "Snapshot failed to create.",
     "014": "Snapshot failed to delete.",
+    "017": "Backup status is invalid.",
+    "018": "Backup service is down.",
+    "019": "Failed to get backup device from the volume service.",
+    "020": "Backup driver failed to create backup.",
+    "024": "Backup failed to schedule. Service not found for creating backup.",
+    "025": "Backup driver failed to delete backup.",
+    "026": "Backup driver failed to restore backup.",
+    "027": "Volume status is invalid.",
 }
 
 

@@ -21,6 +21,7 @@ from firebrick.image.access import GlanceAccess
 from firebrick.notifier import Notifier, volume_usage
 from firebrick.rpc.bus import SCHEDULER_TOPIC, Bus, cast_or_defer, volume_topic
 from firebrick.targets.base import STORAGE_PROTOCOLS, Target
+from firebrick.volume import backups as backup_devices
 from firebrick.volume.attach import AttachWorker
 from firebrick.volume.drivers.base import VolumeDriver
 from firebrick.volume.extend import ExtendWorker
@@ -84,6 +85,8 @@ class VolumeManager:
         self.target = target
         self.attacher = AttachWorker(db, driver, target, notifier, backend) if target else None
         self.manage = ManageWorker(db, driver, notifier, backend)
+        self.backups = backup_devices.BackupDeviceWorker(db, bus, driver, self.attacher, backend)
+        self.ports.backups = self.backups
         self.groups = GroupWorker(
             db=db, bus=bus, driver=driver, notifier=notifier, backend=backend,
             delete_volume=self.delete_volume, only_once=self._only_once,
@@ -297,6 +300,8 @@ class VolumeManager:
             )
 
         # [backups]
+        elif method in backup_devices.REQUESTS:
+            self.backups.handle(method, payload)
 
         # [rbd]
 

@@ -124,6 +124,7 @@ _FAULT_DESCRIPTIONS: Final = {
     406: "The requested microversion is not supported.",
     409: "The request conflicts with the resource's current state.",
     413: "Over a quota, or the request body is too large.",
+    503: "No service that can do it is up (e.g. no backup service).",
 }
 
 

@@ -6,6 +6,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any, Final
 
+from firebrick.api.openapi import backups as backups_openapi
 from firebrick.api.openapi import groups as groups_openapi
 from firebrick.api.openapi.images import IMAGE_ACTION_EXAMPLES, IMAGE_VOLUME_ACTIONS
 from firebrick.api.openapi.operator_schemas import (
@@ -263,6 +264,7 @@ OPERATIONS: Final[dict[tuple[str, str], Op]] = {
     # [images]
 
     # [backups]
+    **backups_openapi.operations(Op),
 
     # [rbd]
 

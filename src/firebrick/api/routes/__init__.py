@@ -7,6 +7,7 @@ from fastapi import APIRouter
 from firebrick.api.routes import (
     admin,
     attachments,
+    backups,
     capabilities,
     encryption,
     extensions,
@@ -48,6 +49,7 @@ ROUTERS: tuple[APIRouter, ...] = (
     # [images]
 
     # [backups]
+    backups.router,
 
     # [rbd]
 

@@ -237,6 +237,56 @@ image_volume_cache_entries = Table(
 )
 
 # [backups]
+# Cinder's backups: one row per backup, kept (``deleted``) once deleted so that an export
+# record can bring it back. ``device`` and ``point_id`` are Firebrick's: where the backup
+# service reads the data (with an export's secret when it reads from afar) and the
+# backend's reference copy that the next incremental is compared with.
+backups = Table(
+    "backups",
+    metadata,
+    Column("id", String(36), primary_key=True),
+    Column("project_id", String(255), nullable=False),
+    Column("user_id", String(255), nullable=False),
+    Column("volume_id", String(36), nullable=False),  # no foreign key: backups outlive it
+    Column("snapshot_id", String(36)),
+    Column("host", String(255)),  # the backup service's host
+    Column("availability_zone", String(255)),
+    Column("display_name", String(255)),
+    Column("display_description", String(255)),
+    Column("container", String(255)),
+    Column("status", String(32), nullable=False),
+    Column("fail_reason", Text),
+    Column("service", String(255)),
+    Column("service_metadata", String(255)),
+    Column("size", Integer, nullable=False),
+    Column("object_count", Integer, nullable=False, default=0),
+    Column("parent_id", String(36)),
+    Column("num_dependent_backups", Integer, nullable=False, default=0),
+    Column("temp_snapshot_id", String(36)),
+    Column("restore_volume_id", String(36)),
+    Column("data_timestamp", DateTime),
+    Column("encryption_key_id", String(36)),
+    Column("device", JSON),
+    Column("point_id", String(36)),
+    Column("point_host", String(255)),  # host@backend that keeps the point
+    Column("deleted", Boolean, nullable=False, default=False),
+    Column("created_at", DateTime, nullable=False),
+    Column("updated_at", DateTime),
+    Column("deleted_at", DateTime),
+    Index("ix_backups_project_created", "project_id", "created_at"),
+    Index("ix_backups_volume", "volume_id"),
+    Index("ix_backups_host_status", "host", "status"),
+    Index("ix_backups_parent", "parent_id"),
+)
+
+backup_metadata = Table(
+    "backup_metadata",
+    metadata,
+    Column("backup_id", String(36), ForeignKey("backups.id", ondelete="CASCADE"),
+           primary_key=True),
+    Column("key", String(255), primary_key=True),
+    Column("value", String(255)),
+)  # fmt: skip
 
 # [rbd]
 

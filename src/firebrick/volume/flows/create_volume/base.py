@@ -29,6 +29,8 @@ class Ports:
     max_attempts: int
     # firebrick.volume.images.ImageWorker: creates volumes from Glance images.
     images: Any = None
+    # firebrick.volume.backups.BackupDeviceWorker: hands a new volume to a backup service.
+    backups: Any = None
 
 
 class CinderTask(task.Task):  # type: ignore[misc]

@@ -10,7 +10,9 @@ from firebrick.volume.flows.create_volume.base import CinderTask
 class CreateVolumeFromSpecTask(CinderTask):
     """Creates the volume's storage through the backend's driver, by the kind of spec:
     empty (``raw``), from a snapshot (``snap``), a copy of another volume (``source_vol``)
-    or a Glance image (``image``, through the image worker and its cache).
+    a Glance image (``image``, through the image worker and its cache), or a backup
+    (``backup``: an empty volume that a backup service then fills; it stays ``creating``
+    until the restore ends).
 
     Reversion strategy: none of its own; OnFailureRescheduleTask removes what was created.
     A source that is gone raises NotFound, which rescheduling cannot fix.
@@ -37,4 +39,8 @@ class CreateVolumeFromSpecTask(CinderTask):
                 volume, volume_spec["image_id"], volume_spec.get("image")
             )
             return made
+        if kind == "backup" and self.ports.backups is not None:
+            update = driver.create_volume(volume) or {}
+            self.ports.backups.restore_new_volume(volume, volume_spec["backup_id"])
+            return {**update, "restore_pending": True}
         return driver.create_volume(volume) or {}

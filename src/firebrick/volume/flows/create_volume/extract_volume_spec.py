@@ -2,15 +2,16 @@ from __future__ import annotations
 
 from typing import Any
 
-from firebrick.db import images
+from firebrick.db import backups, images
 from firebrick.domain.model import Volume
 from firebrick.volume.flows.create_volume.base import CinderTask
 
 
 class ExtractVolumeSpecTask(CinderTask):
     """Turns the request into a spec: ``raw``, ``snap`` (from a snapshot), ``source_vol``
-    or ``image`` (the image id comes with the request, or, for a create resumed after a
-    restart, from the image metadata the API recorded).
+    ``image`` (the image id comes with the request, or, for a create resumed after a
+    restart, from the image metadata the API recorded) or ``backup`` (the backup the API
+    marked as restoring into this volume).
 
     Reversion strategy: none needed; it changes nothing.
     """
@@ -32,9 +33,14 @@ class ExtractVolumeSpecTask(CinderTask):
         elif request_spec.get("image_id"):
             spec.update(type="image", image_id=request_spec["image_id"],
                         image=request_spec.get("image"))  # fmt: skip
-        elif self.ports.images is not None:
+        elif request_spec.get("backup_id"):
+            spec.update(type="backup", backup_id=request_spec["backup_id"])
+        else:
             with self.ports.db.read() as conn:
                 image_id = images.of_volume(conn, volume.id).get("image_id")
-            if image_id:
+                restoring = backups.restoring_into(conn, volume.id)
+            if restoring is not None:
+                spec.update(type="backup", backup_id=restoring.id)
+            elif image_id and self.ports.images is not None:
                 spec.update(type="image", image_id=image_id)
         return spec
