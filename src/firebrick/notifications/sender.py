@@ -45,8 +45,16 @@ class BackgroundSender(Generic[T]):
         self.sent = 0
         self.dropped = 0
         self._dropped_unreported = 0
+        self._closed = threading.Event()
         self._thread = threading.Thread(target=self._run, name=name, daemon=True)
         self._thread.start()
+        # The sending thread may be held inside a send: another one notices that.
+        threading.Thread(target=self._watch, name=f"{name}-watch", daemon=True).start()
+
+    def _watch(self) -> None:
+        while not self._closed.wait(self._send_timeout / 2):
+            with self._cond:
+                self._notice_stall()
 
     # -- the emitting side ---------------------------------------------------------------
 
@@ -136,6 +144,7 @@ class BackgroundSender(Generic[T]):
 
     def close(self) -> None:
         """Send what is buffered while the broker takes it; count the rest as dropped."""
+        self._closed.set()
         with self._cond:
             self._closing = True
             self._cond.notify_all()
