@@ -271,6 +271,10 @@ class Cluster:
     host: str
     backends: dict[str, dict[str, str]]
     defaults: dict[str, str] = field(default_factory=dict)
+    # Extra [section]s of the configuration, and a host of its own for some roles (a
+    # volume service on another "host"; "{host}" stands for the cluster's).
+    sections: dict[str, dict[str, str]] = field(default_factory=dict)
+    role_hosts: dict[str, str] = field(default_factory=dict)
     port: int = field(default_factory=free_port)
     roles: dict[str, RoleProcess] = field(default_factory=dict)
 
@@ -309,6 +313,8 @@ class Cluster:
                 **options,
             }
             lines += ["", f"[{name}]", *(f"{k} = {v}" for k, v in opts.items())]
+        for name, options in self.sections.items():
+            lines += ["", f"[{name}]", *(f"{k} = {v}" for k, v in options.items())]
         return "\n".join(lines) + "\n"
 
     def volume_dir(self, backend: str) -> Path:
@@ -340,9 +346,11 @@ class Cluster:
             role_arguments(name)  # refuse unknown names early
             log_dir = self.state_path / "log" / name
             config_path = self.state_path / f"firebrick-{name}.conf"
-            config_path.write_text(
-                self.config_text.replace("[DEFAULT]\n", f"[DEFAULT]\nlog_dir = {log_dir}\n", 1)
-            )
+            text = self.config_text.replace("[DEFAULT]\n", f"[DEFAULT]\nlog_dir = {log_dir}\n", 1)
+            if name in self.role_hosts:
+                own = self.role_hosts[name].replace("{host}", self.host)
+                text = text.replace(f"host = {self.host}\n", f"host = {own}\n", 1)
+            config_path.write_text(text)
             self.roles[name] = RoleProcess(
                 name=name,
                 config_path=config_path,
@@ -494,6 +502,8 @@ def cluster_factory(
         backends: Mapping[str, Mapping[str, str]] | None = None,
         defaults: Mapping[str, str] | None = None,
         roles: tuple[str, ...] | None = None,
+        sections: Mapping[str, Mapping[str, str]] | None = None,
+        role_hosts: Mapping[str, str] | None = None,
     ) -> Cluster:
         backends = backends if backends is not None else {"file-1": {}}
         tag = uuid.uuid4().hex[:10]
@@ -504,6 +514,8 @@ def cluster_factory(
             host=f"dt-{tag}",
             backends={k: dict(v) for k, v in backends.items()},
             defaults=dict(defaults or {}),
+            sections={k: dict(v) for k, v in (sections or {}).items()},
+            role_hosts=dict(role_hosts or {}),
         )
         made.append(cluster)
         if roles is None:
