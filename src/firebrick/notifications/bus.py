@@ -115,12 +115,12 @@ class BusSink:
         self._sender.submit(Event(message, message["priority"], request_id))
 
     def _send(self, event: Event) -> None:
-        from oslo_serialization import jsonutils
-
+        # The payloads are JSON-ready (usage payloads carry ISO strings); anything else is
+        # serialized by the transport itself (oslo's jsonutils for v2, kombu's json for v1).
+        # oslo's Notifier would run to_primitive over the payload first: a quarter of the
+        # CPU an event costs here, for nothing.
         context = context_of(event)
-        message = {**event.message,
-                   "payload": jsonutils.to_primitive(event.message["payload"],
-                                                     convert_instances=True)}  # fmt: skip
+        message = event.message
         for topic in self._options.topics:
             target = self._target(topic=f"{topic}.{event.priority.lower()}")
             for version in self._versions:

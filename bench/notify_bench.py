@@ -1,0 +1,168 @@
+#!/usr/bin/env python3
+"""What sending notifications to the bus costs the scaled-out create path.
+
+One private RabbitMQ node and one PostgreSQL server; two scaled-out deployments on them
+(api, scheduler and volume processes each, a vhost and a database each), identical but
+for ``[oslo_messaging_notifications] driver``: ``messagingv2`` (every event to the broker,
+``notifications.info``) and ``noop``. The create benchmark of ``bench.py`` (POST, then poll
+until ``available``) at concurrency 8 runs on each in alternating rounds, in the same run,
+and the ratio messagingv2/noop of the median throughputs is checked against the issue's
+bound: within 5 %. The notifications queue has no consumer during the run (they wait in
+the broker, as they would for a slow Ceilometer); at the end the queue's depth is checked
+against the events the creates sent.
+
+    python bench/notify_bench.py            # 5 rounds of 100 creates each
+    python bench/notify_bench.py -n 40 --rounds 3
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import statistics
+import sys
+import tempfile
+import time
+import uuid
+from pathlib import Path
+from typing import Any
+
+from bench import REPO, Bench, Deployment, Run, bench_client, free_port, write_config
+
+MIN_RATIO = 0.95
+DRIVERS = ("messagingv2", "noop")
+
+
+def start(state: Path, driver: str, broker: Any, database_url: str, transport_url: str
+          ) -> Deployment:  # fmt: skip
+    deployment = Deployment(f"scaled-{driver}", state)
+    port = free_port()
+    for name, args in (
+        ("volume", ["volume", "--backend", "file-1"]),
+        ("scheduler", ["scheduler"]),
+        ("api", ["api"]),
+    ):
+        config = write_config(state, port, transport_url=transport_url,
+                              database_url=database_url, log_dir=state / "log" / name,
+                              name=f"firebrick-{name}.conf")  # fmt: skip
+        with config.open("a") as handle:
+            handle.write(f"[oslo_messaging_notifications]\ndriver = {driver}\n")
+        deployment.spawn(name, args, config)
+    deployment.wait_for_api(port)
+    deployment.wait_for_pool()
+    return deployment
+
+
+def new_vhost(broker: Any, name: str) -> str:
+    from infra import rabbitmq
+
+    for args in (("add_vhost", name), ("set_permissions", "-p", name, rabbitmq.USER,
+                                       ".*", ".*", ".*")):  # fmt: skip
+        result = broker._ctl(*args, timeout=60)
+        if result.returncode != 0:
+            raise SystemExit(f"rabbitmqctl {' '.join(args)}: {result.stderr}")
+    return str(broker.url).rstrip("/") + f"/{name}"
+
+
+def queue_depth(broker: Any, vhost: str, queue: str) -> int:
+    result = broker._ctl("list_queues", "-p", vhost, "name", "messages", timeout=60)
+    for line in result.stdout.splitlines():
+        parts = line.split()
+        if len(parts) == 2 and parts[0] == queue:
+            return int(parts[1])
+    return 0
+
+
+async def compare(bases: dict[str, str], args: argparse.Namespace) -> dict[str, Any]:
+    project = uuid.uuid4().hex
+    clients = {name: bench_client(base, project, f"bench:{project}")
+               for name, base in bases.items()}  # fmt: skip
+    rounds: dict[str, list[Run]] = {name: [] for name in bases}
+    try:
+        benches = {name: Bench(c, args.poll, args.timeout, args.poll_max)
+                   for name, c in clients.items()}  # fmt: skip
+        for bench in benches.values():
+            await bench.creates(10, 2)  # warm-up: connections, first flows
+        for i in range(args.rounds):
+            for name in DRIVERS if i % 2 == 0 else tuple(reversed(DRIVERS)):
+                run, _ = await benches[name].creates(args.n, 8)
+                rounds[name].append(run)
+                print(f"  round {i + 1} {name:<12} create c=8 {run.per_s:8.1f}/s"
+                      f"  p50 {run.pct(50):7.1f} ms", flush=True)  # fmt: skip
+    finally:
+        for client in clients.values():
+            await client.aclose()
+    return {
+        name: {
+            "create_per_s_c8_median": round(statistics.median(r.per_s for r in runs), 2),
+            "create_per_s_c8_rounds": [round(r.per_s, 2) for r in runs],
+            "create_p50_ms_c8_median": round(statistics.median(r.pct(50) for r in runs), 3),
+            "failures": sum(r.failures for r in runs),
+        }
+        for name, runs in rounds.items()
+    }
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument("-n", type=int, default=100, help="creates per round (default 100)")
+    parser.add_argument("--rounds", type=int, default=5)
+    parser.add_argument("--poll", type=float, default=0.002)
+    parser.add_argument("--poll-max", type=float, default=0.05)
+    parser.add_argument("--timeout", type=float, default=120.0)
+    parser.add_argument("--output", default="bench-notify-results.json")
+    args = parser.parse_args()
+
+    sys.path.insert(0, str(REPO / "tests" / "integration"))
+    from infra import postgres, rabbitmq
+
+    if not rabbitmq.available() or not postgres.available():
+        raise SystemExit("needs rabbitmq-server and postgresql (make apt, as root)")
+    state = Path(tempfile.mkdtemp(prefix="firebrick-bench-notify-"))
+    print(f"notifications messagingv2 vs noop (scaled out): starting in {state}", flush=True)
+    broker = rabbitmq.RabbitMQServer(state / "rabbitmq", port=0)
+    database = postgres.PostgresServer(postgres.make_base_dir("fb-bench-pg-"), postgres.free_port())
+    deployments: dict[str, Deployment] = {}
+    try:
+        broker.start()
+        database.start()
+        for driver in DRIVERS:
+            (state / driver).mkdir()
+            deployments[driver] = start(
+                state / driver, driver, broker, database.create_database(f"bench_{driver}"),
+                new_vhost(broker, f"bench-{driver}"),
+            )  # fmt: skip
+        results = asyncio.run(compare({d: deployments[d].base for d in DRIVERS}, args))
+        time.sleep(1.0)  # the last events leave the sender
+        queued = queue_depth(broker, "bench-messagingv2", "notifications.info")
+    finally:
+        for deployment in deployments.values():
+            deployment.stop()
+        broker.stop()
+        database.remove()
+    creates = args.rounds * args.n + 10
+    ratio = (results["messagingv2"]["create_per_s_c8_median"]
+             / results["noop"]["create_per_s_c8_median"])  # fmt: skip
+    results.update(
+        ratio_c8=round(ratio, 3), target=f"messagingv2 create/s c=8 >= {MIN_RATIO:g} x noop",
+        target_met=ratio >= MIN_RATIO, rounds=args.rounds, n_per_round=args.n,
+        notifications_queued=queued, notifications_expected=2 * creates,
+        started_at=time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+    )  # fmt: skip
+    print()
+    for driver in DRIVERS:
+        found = results[driver]
+        print(f"  {driver:<12} median {found['create_per_s_c8_median']:8.1f} creates/s  "
+              f"p50 {found['create_p50_ms_c8_median']:7.1f} ms")  # fmt: skip
+    print(f"  ratio messagingv2/noop {ratio:.3f} (target >= {MIN_RATIO}): "
+          f"{'met' if results['target_met'] else 'NOT met'}")  # fmt: skip
+    print(f"  notifications.info holds {queued} events for {2 * creates} expected")
+    Path(args.output).write_text(json.dumps(results, indent=2) + "\n")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
