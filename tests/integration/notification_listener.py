@@ -20,6 +20,7 @@ from typing import Any
 
 import oslo_messaging
 from oslo_config import cfg
+from oslo_messaging import opts as messaging_opts
 
 # Ceilometer's default notification_control_exchanges.
 CEILOMETER_EXCHANGES = (
@@ -59,9 +60,14 @@ class NotificationListener:
         topics: Iterable[str] = ("notifications",),
         exchanges: Iterable[str] = CEILOMETER_EXCHANGES,
         pool: str | None = None,
+        rabbit: dict[str, str] | None = None,
     ) -> None:
         conf = cfg.ConfigOpts()
         conf([], project="ceilometer-like", default_config_files=[], default_config_dirs=[])
+        for group, options in messaging_opts.list_opts():
+            conf.register_opts(options, group=group)
+        for key, value in (rabbit or {}).items():  # as [oslo_messaging_rabbit] would say
+            conf.set_override(key, value, "oslo_messaging_rabbit")
         self._transport = oslo_messaging.get_notification_transport(conf, url=transport_url)
         targets = [
             oslo_messaging.Target(topic=topic, exchange=exchange)

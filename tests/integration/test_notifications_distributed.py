@@ -4,6 +4,8 @@ with the RPC bus's ``transport_url``), from whichever host runs it, as Cinder's 
 
 from __future__ import annotations
 
+import threading
+import time
 from typing import Any
 
 import pytest
@@ -11,6 +13,7 @@ import pytest
 pytest.register_assert_rewrite("distributed")
 
 from distributed import StartCluster, wait_for  # noqa: E402
+from infra.rabbitmq import RabbitMQServer  # noqa: E402
 from notification_listener import NotificationListener  # noqa: E402
 
 pytest_plugins = ["distributed"]
@@ -87,3 +90,60 @@ def _on_two_hosts(cluster: Any, admin: Any, ceilometer: NotificationListener, ho
         assert gone.publisher_id == f"volume.{host}@{backend}"
     # Every role writes its events to the bus, not to files.
     assert not (cluster.state_path / "notifications.jsonl").exists()
+
+
+def test_a_broker_restart_under_creates_loses_no_volume_and_no_event(
+    cluster_factory: StartCluster, rabbit_server: RabbitMQServer
+) -> None:
+    """One broker for the casts and the notifications, restarted while creates stream in:
+    every create ends available, and every create's events reach the listener (durable
+    queues on both sides keep what waited in the broker; the senders buffered the rest)."""
+    durable = {"amqp_durable_queues": "true", "rabbit_interval_max": "1"}
+    cluster = cluster_factory(
+        backends={"file-1": {"file_capacity_gb": "1000"}},
+        defaults={"transitional_status_timeout": "5", "reconcile_interval": "1"},
+        sections={"oslo_messaging_notifications": {"driver": "messagingv2"},
+                  "oslo_messaging_rabbit": durable},
+    )  # fmt: skip
+    cluster.wait_for_pools("file-1")
+    ceilometer = NotificationListener(cluster.transport_url, rabbit=durable).start()
+    accepted: list[str] = []
+    stop = threading.Event()
+    project = cluster.client().project
+
+    def stream() -> None:
+        with cluster.client(project) as api:
+            while not stop.is_set():
+                try:
+                    resp = api.post("/volumes", json={"volume": {"size": 1}})
+                except Exception:
+                    time.sleep(0.2)
+                    continue
+                if resp.status_code == 202:
+                    accepted.append(resp.json()["volume"]["id"])
+                time.sleep(0.05)
+
+    thread = threading.Thread(target=stream, daemon=True)
+    thread.start()
+    try:
+        wait_for(lambda: len(accepted) >= 5, "creates before the restart", 30)
+        rabbit_server.restart()
+        after = len(accepted)
+        wait_for(lambda: len(accepted) >= after + 5, "creates after the restart", 60)
+    finally:
+        stop.set()
+        thread.join(60)
+    try:
+        with cluster.client(project) as api:
+            for volume_id in accepted:
+                assert api.wait_for_volume(volume_id, timeout=90)["status"] == "available"
+
+        def ended() -> set[str]:
+            return {r.payload["volume_id"] for r in ceilometer.events(
+                lambda r: r.event_type == "volume.create.end")}  # fmt: skip
+
+        wait_for(lambda: set(accepted) <= ended(), "every create's create.end", 90)
+    finally:
+        ceilometer.stop()
+    logs = "".join(cluster.role(name).log() for name in cluster.roles)
+    assert "events were dropped" not in logs and "were never sent" not in logs
