@@ -118,6 +118,7 @@ bench: venv apt keystone glance
 	$(BIN)/python bench/clone_bench.py
 	$(BIN)/python bench/image_bench.py
 	$(BIN)/python bench/backup_bench.py
+	$(BIN)/python bench/notify_bench.py
 
 fuzz: venv apt
 	$(BIN)/python tools/fuzz.py $(FUZZ_ARGS)

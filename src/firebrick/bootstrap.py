@@ -222,7 +222,7 @@ def roles(
     """
     db = build_database(config)
     bus = build_bus(config, "-".join(names), shared=shared)
-    notifier = Notifier(config.notifications_path)
+    notifier = Notifier.from_options(config.notifications, config.notifications_path)
     services = Services(config=config, db=db, bus=bus, notifier=notifier)
     if "volume" in names:
         services.volume_managers = build_volume_managers(config, db, bus, notifier, backend)

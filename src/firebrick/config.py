@@ -45,6 +45,36 @@ class QuotaDefaults:
 
 
 @dataclass(frozen=True)
+class NotificationOptions:
+    """Where notifications go: Cinder's ``[oslo_messaging_notifications]`` options.
+
+    ``drivers`` are oslo.messaging's (``messagingv2``, ``messaging``, ``log``, ``noop``)
+    plus Firebrick's ``file`` (``notifications.jsonl`` under the state path), the default
+    when ``driver`` is not set at all, so that a laptop without a broker keeps its events.
+    """
+
+    drivers: tuple[str, ...] = ("file",)
+    topics: tuple[str, ...] = ("notifications",)
+    transport_url: str | None = None
+    retry: int = -1
+    control_exchange: str = "openstack"
+    # [oslo_messaging_rabbit] as written, handed to oslo.messaging's rabbit driver.
+    rabbit: dict[str, str] = field(default_factory=dict)
+    # Firebrick's own: events waiting for the broker at most, and how long a send may
+    # hold before the broker counts as unreachable (and at stop: before giving up).
+    buffer_size: int = 10000
+    send_timeout: float = 10.0
+
+    @property
+    def to_bus(self) -> bool:
+        return any(d in BUS_DRIVERS for d in self.drivers)
+
+
+BUS_DRIVERS = ("messaging", "messagingv2")
+NOTIFICATION_DRIVERS = ("file", "log", "noop", *BUS_DRIVERS)
+
+
+@dataclass(frozen=True)
 class Config:
     host: str
     state_path: Path
@@ -83,6 +113,9 @@ class Config:
     enable_force_upload: bool = False
     # The backup service's options (Cinder's backup_* names), read by firebrick.backup.
     backup: dict[str, str] = field(default_factory=dict)
+    notifications: NotificationOptions = field(default_factory=NotificationOptions)
+    # Cinder's: the period ``firebrick volume-usage-audit`` reports by default.
+    volume_usage_audit_period: str = "month"
 
     @property
     def notifications_path(self) -> Path:
@@ -97,10 +130,27 @@ def _list(value: str) -> list[str]:
     return [item.strip() for item in value.split(",") if item.strip()]
 
 
+class _Sections(dict[str, list[str]]):
+    """A section as configparser fills it, where a multi-valued option (oslo.config's
+    MultiStrOpt, such as ``driver``) may be given on several lines and keeps them all."""
+
+    def __setitem__(self, key: str, value: list[str]) -> None:
+        if key in MULTI_VALUED and key in self and isinstance(value, list):
+            value = [*self[key], *value]
+        super().__setitem__(key, value)
+
+
+MULTI_VALUED = frozenset({"driver"})
+
+
 def load(path: str | Path | None = None) -> Config:
     """Read ``path`` (or nothing: all defaults) into a Config."""
     # [DEFAULT] is read as a plain section so that its keys do not leak into backends.
-    parser = configparser.ConfigParser(interpolation=None, default_section="__defaults__")
+    # Not strict: oslo.config allows an option twice (the last wins, or all for driver).
+    parser = configparser.ConfigParser(
+        interpolation=None, default_section="__defaults__", strict=False,
+        dict_type=_Sections,  # type: ignore[arg-type]
+    )  # fmt: skip
     if path is not None:
         with open(path, encoding="utf-8") as handle:
             parser.read_file(handle)
@@ -188,7 +238,47 @@ def load(path: str | Path | None = None) -> Config:
             for k, v in defaults.items()
             if k.startswith("backup_")
         },
+        notifications=_notifications(parser, defaults),
+        volume_usage_audit_period=opt("volume_usage_audit_period", "month").strip(),
     )
+
+
+def _notifications(
+    parser: configparser.ConfigParser, defaults: dict[str, str]
+) -> NotificationOptions:
+    """``[oslo_messaging_notifications]``, ``control_exchange`` and ``[oslo_messaging_rabbit]``
+    as Cinder reads them; the transport defaults to ``[DEFAULT] transport_url``."""
+
+    def section(name: str) -> dict[str, str]:
+        return dict(parser[name]) if parser.has_section(name) else {}
+
+    options = section("oslo_messaging_notifications")
+    if "driver" in options:
+        drivers = tuple(d for line in options["driver"].splitlines() for d in _list(line))
+    else:
+        drivers = ("file",)
+    unknown = [d for d in drivers if d not in NOTIFICATION_DRIVERS]
+    if unknown:
+        raise ValueError(
+            f"[oslo_messaging_notifications] driver = {', '.join(unknown)}: expected "
+            f"{', '.join(NOTIFICATION_DRIVERS)}"
+        )
+    found = NotificationOptions(
+        drivers=drivers or ("noop",),
+        topics=tuple(_list(options.get("topics", "notifications"))) or ("notifications",),
+        transport_url=options.get("transport_url") or defaults.get("transport_url") or None,
+        retry=int(options.get("retry", "-1")),
+        control_exchange=defaults.get("control_exchange", "openstack").strip() or "openstack",
+        rabbit=section("oslo_messaging_rabbit"),
+        buffer_size=max(1, int(defaults.get("notification_buffer_size", "10000"))),
+        send_timeout=max(0.1, float(defaults.get("notification_send_timeout", "10"))),
+    )
+    if found.to_bus and not found.transport_url:
+        raise ValueError(
+            f"[oslo_messaging_notifications] driver = {', '.join(drivers)} needs a broker: "
+            "set transport_url there or in [DEFAULT]."
+        )
+    return found
 
 
 def _policy_file(parser: configparser.ConfigParser, path: str | Path | None) -> Path | None:

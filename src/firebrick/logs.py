@@ -16,7 +16,6 @@ ROLE_LOGGERS = {
     # tokens: keystoneauth masks them and the passwords it sends).
     "api": [
         "firebrick.api",
-        "firebrick.notifications",
         "uvicorn.error",
         "keystonemiddleware",
         "keystoneauth",
@@ -55,6 +54,9 @@ class LogFileHandler(logging.FileHandler):
             pass
 
 
+NOTIFICATION_LOGGERS = ["firebrick.notifications", "oslo_messaging", "oslo.messaging.notification"]
+
+
 def setup(log_dir: Path, roles: list[str], *, debug: bool = False) -> None:
     log_dir.mkdir(parents=True, exist_ok=True)
     formatter = logging.Formatter(FORMAT)
@@ -65,11 +67,22 @@ def setup(log_dir: Path, roles: list[str], *, debug: bool = False) -> None:
     console.setFormatter(formatter)
     console.setLevel(logging.WARNING)
     root.addHandler(console)
+    handlers: dict[str, logging.Handler] = {}
     for role in roles:
         handler = LogFileHandler(log_dir / f"{role}.log")
+        handlers[role] = handler
         handler.setFormatter(formatter)
         for name in ROLE_LOGGERS[role]:
             logger = logging.getLogger(name)
             logger.setLevel(level if name != "taskflow" else logging.WARNING)
             logger.addHandler(handler)
+    # The notifications' own log (each event, the sender's broker outages and drop counts,
+    # oslo.messaging's connection messages, the log driver's events): in api.log where the
+    # process has the api role, else in its first role's log.
+    notifications = handlers.get("api") or handlers[roles[0]] if roles else None
+    for name in NOTIFICATION_LOGGERS:
+        logger = logging.getLogger(name)
+        logger.setLevel(level)
+        if notifications is not None:
+            logger.addHandler(notifications)
     logging.getLogger("firebrick").setLevel(level)

@@ -1,22 +1,27 @@
-"""Notifications with Cinder's event types and payloads, kept as JSON lines.
+"""Notifications with Cinder's event types, payloads, publisher ids and priorities.
 
-Every event goes to ``notifications.jsonl`` under the state path (where tests and operators
-read them) and to the ``firebrick.notifications`` log. Failing to emit never fails the
-operation, as in Cinder.
+Every role calls ``Notifier.emit(publisher_id, event_type, payload, priority)``; where the
+events go is configuration (Cinder's ``[oslo_messaging_notifications] driver``): the message
+bus through oslo.messaging (``messagingv2``, ``messaging``), a log (``log``), nowhere
+(``noop``), or, when ``driver`` is not set, ``notifications.jsonl`` under the state path
+(``file``). Emitting never waits for the broker and never fails the operation, as in
+Cinder.
 """
 
 from __future__ import annotations
 
-import json
 import logging
-import threading
 import uuid
+from collections.abc import Sequence
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from firebrick.config import NotificationOptions
+from firebrick.context import current_request_id
 from firebrick.domain.groups import Group, GroupSnapshot
 from firebrick.domain.model import Snapshot, Volume
+from firebrick.notifications.sinks import JsonLinesSink, LogSink, Sink
 
 LOG = logging.getLogger("firebrick.notifications")
 
@@ -52,34 +57,61 @@ def volume_usage(volume: Volume, **extra: Any) -> dict[str, Any]:
 
 
 class Notifier:
-    def __init__(self, path: Path) -> None:
-        self._path = path
-        self._lock = threading.Lock()
-        path.parent.mkdir(parents=True, exist_ok=True)
-        self._file = open(path, "a", encoding="utf-8", buffering=1)  # noqa: SIM115
+    """Sends each event to the sinks the configuration names (``Notifier(path)``: the
+    JSON-lines file alone)."""
+
+    def __init__(self, path: Path | None = None, *, sinks: Sequence[Sink] = ()) -> None:
+        self._sinks: list[Sink] = [JsonLinesSink(path)] if path is not None else []
+        self._sinks += sinks
+
+    @classmethod
+    def from_options(cls, options: NotificationOptions, path: Path) -> Notifier:
+        """The sinks of ``[oslo_messaging_notifications] driver`` (``file``: ``path``)."""
+        sinks: list[Sink] = []
+        if "file" in options.drivers:
+            sinks.append(JsonLinesSink(path))
+        if "log" in options.drivers:
+            sinks.append(LogSink())
+        if options.to_bus:
+            from firebrick.notifications.bus import BusSink
+
+            sinks.append(BusSink(options))
+        return cls(sinks=sinks)
+
+    @property
+    def sinks(self) -> tuple[Sink, ...]:
+        return tuple(self._sinks)
 
     def emit(
         self, publisher_id: str, event_type: str, payload: dict[str, Any], priority: str = "INFO"
     ) -> None:
+        if not self._sinks:
+            return
         message = {
             "message_id": str(uuid.uuid4()),
             "publisher_id": publisher_id,
             "event_type": event_type,
-            "priority": priority,
+            "priority": priority.upper(),
             "payload": payload,
             "timestamp": datetime.now(UTC).strftime("%Y-%m-%d %H:%M:%S.%f"),
         }
-        try:
-            line = json.dumps(message, default=str)
-            with self._lock:
-                self._file.write(line + "\n")
-            LOG.info("%s %s %s", event_type, publisher_id, payload.get("volume_id", ""))
-        except Exception:
-            LOG.exception("Failed to emit notification %s", event_type)
+        request_id = current_request_id()
+        for sink in self._sinks:
+            try:
+                sink.send(message, request_id)
+            except Exception:
+                LOG.exception("Failed to emit notification %s", event_type)
+        LOG.info("%s %s %s", event_type, publisher_id, payload.get("volume_id", ""))
 
     def close(self) -> None:
-        with self._lock:
-            self._file.close()
+        """Close every sink (the bus sink sends what it holds first); later events go
+        nowhere."""
+        sinks, self._sinks = self._sinks, []
+        for sink in sinks:
+            try:
+                sink.close()
+            except Exception:
+                LOG.exception("Failed to close a notification sink")
 
 
 def snapshot_usage(

@@ -274,6 +274,10 @@ class Cluster:
     host: str
     backends: dict[str, dict[str, str]]
     defaults: dict[str, str] = field(default_factory=dict)
+    # Extra [section]s of the configuration, and a host of its own for some roles (a
+    # volume service on another "host"; "{host}" stands for the cluster's).
+    sections: dict[str, dict[str, str]] = field(default_factory=dict)
+    role_hosts: dict[str, str] = field(default_factory=dict)
     port: int = field(default_factory=free_port)
     roles: dict[str, RoleProcess] = field(default_factory=dict)
 
@@ -312,6 +316,8 @@ class Cluster:
                 **options,
             }
             lines += ["", f"[{name}]", *(f"{k} = {v}" for k, v in opts.items())]
+        for name, options in self.sections.items():
+            lines += ["", f"[{name}]", *(f"{k} = {v}" for k, v in options.items())]
         return "\n".join(lines) + "\n"
 
     def volume_dir(self, backend: str) -> Path:
@@ -347,6 +353,9 @@ class Cluster:
             if name.startswith("backup-"):  # a backup service on a host of its own
                 text = text.replace(f"host = {self.host}\n",
                                     f"host = {name.removeprefix('backup-')}\n", 1)  # fmt: skip
+            if name in self.role_hosts:
+                own = self.role_hosts[name].replace("{host}", self.host)
+                text = text.replace(f"host = {self.host}\n", f"host = {own}\n", 1)
             config_path.write_text(text)
             self.roles[name] = RoleProcess(
                 name=name,
@@ -499,6 +508,8 @@ def cluster_factory(
         backends: Mapping[str, Mapping[str, str]] | None = None,
         defaults: Mapping[str, str] | None = None,
         roles: tuple[str, ...] | None = None,
+        sections: Mapping[str, Mapping[str, str]] | None = None,
+        role_hosts: Mapping[str, str] | None = None,
     ) -> Cluster:
         backends = backends if backends is not None else {"file-1": {}}
         tag = uuid.uuid4().hex[:10]
@@ -509,6 +520,8 @@ def cluster_factory(
             host=f"dt-{tag}",
             backends={k: dict(v) for k, v in backends.items()},
             defaults=dict(defaults or {}),
+            sections={k: dict(v) for k, v in (sections or {}).items()},
+            role_hosts=dict(role_hosts or {}),
         )
         made.append(cluster)
         if roles is None:

@@ -166,7 +166,9 @@ class SnapshotAPI:
         if "description" in changes:
             values["display_description"] = changes["description"]
         with self.db.write() as conn:
-            snapshots.get(conn, snapshot_id, self._project(ctx))
+            before = snapshots.get(conn, snapshot_id, self._project(ctx))
+            self.notifier.emit(f"snapshot.{self.host}", "snapshot.update.start",
+                               snapshot_usage(before, None))  # fmt: skip
             if values:
                 snapshots.update(conn, snapshot_id, values)
             updated = snapshots.get(conn, snapshot_id)

@@ -311,6 +311,7 @@ class VolumeAPI:
             volume = volumes.get(conn, volume_id, None if ctx.is_admin else ctx.project_id)
             if volume.status == statuses.MAINTENANCE:
                 raise InvalidVolume("The volume cannot be updated during maintenance.")
+            self.notifier.emit(f"volume.{self.host}", "volume.update.start", volume_usage(volume))
             changes = req.changes()
             values: dict[str, Any] = {}
             if "name" in changes:

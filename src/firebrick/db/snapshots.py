@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
+from datetime import datetime
 from typing import Any
 
 from sqlalchemy import (
@@ -90,6 +91,21 @@ def find(conn: Connection, snapshot_id: str) -> Snapshot | None:
         return get(conn, snapshot_id)
     except SnapshotNotFound:
         return None
+
+
+def created_before(conn: Connection, end: datetime) -> list[tuple[Snapshot, str | None]]:
+    """Every snapshot created before ``end``, with its volume's zone (the usage audit)."""
+    from firebrick.db.schema import volumes
+
+    query = (
+        select(snapshots, volumes.c.availability_zone.label("volume_zone"))
+        .join(volumes, volumes.c.id == snapshots.c.volume_id)
+        .where(snapshots.c.created_at < end)
+        .order_by(snapshots.c.created_at)
+    )
+    rows = conn.execute(query).all()
+    metadata = _metadata_for(conn, [r.id for r in rows]) if rows else {}
+    return [(_to_snapshot(r, metadata.get(r.id, {})), r.volume_zone) for r in rows]
 
 
 def of_volume(conn: Connection, volume_id: str) -> list[Snapshot]:
@@ -187,5 +203,14 @@ def delete_metadata_key(conn: Connection, snapshot_id: str, key: str) -> bool:
 
 
 def remove(conn: Connection, snapshot_id: str) -> None:
+    from firebrick.db import deleted_resources
+    from firebrick.db.schema import volumes
+
+    gone = find(conn, snapshot_id)
+    if gone is not None:
+        zone = conn.execute(
+            select(volumes.c.availability_zone).where(volumes.c.id == gone.volume_id)
+        ).scalar()
+        deleted_resources.record_snapshot(conn, gone, zone, now())
     METADATA.clear(conn, snapshot_id)
     conn.execute(delete(snapshots).where(snapshots.c.id == snapshot_id))

@@ -139,6 +139,17 @@ def find(conn: Connection, volume_id: str) -> Volume | None:
         return None
 
 
+def created_before(conn: Connection, end: datetime) -> list[Volume]:
+    """Every volume created before ``end``, migration copies left out (the usage audit)."""
+    rows = conn.execute(
+        _SELECT.where(volumes.c.created_at < end, volumes.c.use_quota.is_(True)).order_by(
+            volumes.c.created_at
+        )
+    ).all()
+    metadata = METADATA.of(conn, [r.id for r in rows]) if rows else {}
+    return [_to_volume(r, metadata.get(r.id, {})) for r in rows]
+
+
 def _on_backend(backend: str) -> ColumnElement[bool]:
     """Hosts ``backend#<pool>``; ``_`` and ``%`` in the name are not wildcards."""
     return volumes.c.host.startswith(f"{backend}#", autoescape=True)
@@ -288,6 +299,11 @@ def set_metadata(
 
 
 def remove(conn: Connection, volume_id: str) -> None:
+    from firebrick.db import deleted_resources
+
+    gone = find(conn, volume_id)
+    if gone is not None:
+        deleted_resources.record_volume(conn, gone, now())
     METADATA.clear(conn, volume_id)
     conn.execute(delete(volumes).where(volumes.c.id == volume_id))
 

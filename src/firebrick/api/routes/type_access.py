@@ -12,6 +12,7 @@ from fastapi import APIRouter, Request, Response
 from fastapi.responses import JSONResponse
 
 from firebrick.api.deps import CallDep, JsonBody
+from firebrick.api.type_notifications import notify
 from firebrick.db import types
 from firebrick.db.engine import Database
 from firebrick.domain.errors import Conflict, Invalid, NotFound
@@ -74,4 +75,7 @@ async def type_action(type_id: str, request: Request, c: CallDep, payload: JsonB
             raise TypeAccessNotFound(
                 f"Volume type access not found for {found.id} / {project} combination."
             )
+    suffix = "add" if name == "addProjectAccess" else "remove"
+    notify(request, "volume_type_project", f"volume_type_project.access.{suffix}",
+           {"volume_type_id": found.id, "project_id": project})  # fmt: skip
     return Response(status_code=202)

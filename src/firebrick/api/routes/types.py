@@ -9,6 +9,7 @@ from fastapi import APIRouter, Request, Response
 from fastapi.responses import JSONResponse
 
 from firebrick.api.deps import Call, CallDep, JsonBody
+from firebrick.api.type_notifications import notify, notify_type, type_errors
 from firebrick.api.views.types import (
     created_type,
     updated_type,
@@ -94,13 +95,15 @@ async def create_type(request: Request, c: CallDep, payload: JsonBody) -> JSONRe
         raise Invalid("Invalid input received: Volume type description is invalid.")
     is_public = spec.get("os-volume-type-access:is_public", spec.get("is_public", True))
     extra_specs = _specs(spec.get("extra_specs") or {})
-    with _db(request).write() as conn:
+    with type_errors(request, "volume_type.create", volume_types=spec), \
+            _db(request).write() as conn:  # fmt: skip
         if types.name_taken(conn, name.strip()):
             raise Conflict(f"Volume Type {name} already exists.")
         created = types.create(
             conn, name.strip(), description=description,
             is_public=str(is_public).lower() in ("true", "1"), extra_specs=extra_specs,
         )  # fmt: skip
+    notify_type(request, "volume_type.create", created)
     return JSONResponse({"volume_type": created_type(created)})
 
 
@@ -127,7 +130,8 @@ async def update_type(
             "Invalid input received: Specify volume type name, description, is_public or "
             "a combination thereof."
         )
-    with _db(request).write() as conn:
+    with type_errors(request, "volume_type.update", id=type_id), \
+            _db(request).write() as conn:  # fmt: skip
         found = types.get(conn, type_id)
         if "name" in values and types.name_taken(conn, values["name"], other_than=found.id):
             raise Conflict(f"Volume Type {values['name']} already exists.")
@@ -136,18 +140,20 @@ async def update_type(
             # Per-type quotas are keyed by the type's name.
             quotas.rename_type(conn, found.name, values["name"])
         updated = types.get(conn, found.id)
+    notify_type(request, "volume_type.update", updated)
     return JSONResponse({"volume_type": updated_type(updated)})
 
 
 @router.delete("/types/{type_id}", status_code=202)
 async def delete_type(type_id: str, request: Request, c: CallDep) -> Response:
-    with _db(request).write() as conn:
+    with type_errors(request, "volume_type.delete", id=type_id), _db(request).write() as conn:
         found = types.get(conn, type_id)
         if found.name in (types.DEFAULT_TYPE_NAME, request.app.state.default_volume_type):
             raise Invalid("Invalid volume type: Default volume type can not be deleted.")
         if volumes.uses_type(conn, found.id) or groups.uses_volume_type(conn, found.id):
             raise Invalid("Invalid volume type: Target volume type is still in use.")
         types.remove(conn, found.id)
+    notify_type(request, "volume_type.delete", found)
     return Response(status_code=202)
 
 
@@ -173,6 +179,8 @@ async def set_extra_specs(
             raise Invalid("Invalid volume type: Volume Type is currently in use.")
         if specs:
             types.set_extra_specs(conn, found.id, specs)
+    notify(request, "volumeTypeExtraSpecs", "volume_type_extra_specs.create",
+           {"type_id": found.id, "specs": specs})  # fmt: skip
     return JSONResponse({"extra_specs": specs})
 
 
@@ -202,6 +210,8 @@ async def update_extra_spec(
         if volumes.uses_type(conn, found.id):
             raise Invalid("Invalid volume type: Volume Type is currently in use.")
         types.set_extra_specs(conn, found.id, specs)
+    notify(request, "volumeTypeExtraSpecs", "volume_type_extra_specs.update",
+           {"type_id": found.id, "id": key})  # fmt: skip
     return JSONResponse(specs)
 
 
@@ -211,4 +221,6 @@ async def delete_extra_spec(type_id: str, key: str, request: Request, c: CallDep
         found = types.get(conn, type_id)
         if not types.delete_extra_spec(conn, found.id, key):
             raise NotFound(f"Volume Type {type_id} has no extra specs with key {key}.")
+    notify(request, "volumeTypeExtraSpecs", "volume_type_extra_specs.delete",
+           {"type_id": found.id, "id": key})  # fmt: skip
     return Response(status_code=202)

@@ -291,6 +291,20 @@ backup_metadata = Table(
 # [rbd]
 
 # [notifications]
+# What the usage audit needs of a volume or snapshot once its row is gone (Cinder keeps
+# soft-deleted rows for it): its usage payload as it was deleted, written in the delete's
+# transaction, so that billing sees every resource that existed in a period.
+deleted_resources = Table(
+    "deleted_resources",
+    metadata,
+    Column("resource_type", String(16), primary_key=True),  # volume, snapshot (backup)
+    Column("id", String(36), primary_key=True),
+    Column("project_id", String(255), nullable=False),
+    Column("created_at", DateTime, nullable=False),
+    Column("deleted_at", DateTime, nullable=False),
+    Column("usage", JSON, nullable=False),
+    Index("ix_deleted_resources_deleted_at", "deleted_at"),
+)
 
 # [metrics]
 
