@@ -4,8 +4,9 @@ PYTHON ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
 # System packages the tests need (installed with apt-get when missing, as root only):
-# the distributed tests and `make bench` also run a private RabbitMQ node and PostgreSQL.
-APT_PACKAGES ?= qemu-utils qemu-block-extra xfsprogs btrfs-progs tgt libiscsi-bin libnbd-bin nbdkit rabbitmq-server postgresql
+# the distributed tests and `make bench` also run a private RabbitMQ node and PostgreSQL;
+# the metrics tests a Prometheus server, the dashboard tests a headless Chromium.
+APT_PACKAGES ?= qemu-utils qemu-block-extra xfsprogs btrfs-progs tgt libiscsi-bin libnbd-bin nbdkit rabbitmq-server postgresql prometheus chromium
 # Parallel pytest workers; every integration test has its own ports and state dirs.
 PYTEST_WORKERS ?= 2
 PYTEST_ARGS ?=
