@@ -79,6 +79,15 @@ class Config:
     # and whether os-volume_upload_image may take an in-use volume with force.
     glance_api_servers: list[str] = field(default_factory=list)
     enable_force_upload: bool = False
+    # Prometheus metrics (firebrick.metrics): on by default; the api serves them at /metrics,
+    # other roles on metrics_listen:metrics_port when set (or --metrics-port). Quota usage
+    # is labelled by project only when metrics_project_labels is set (one series a project).
+    metrics_enabled: bool = True
+    metrics_listen: str = "127.0.0.1"
+    metrics_port: int | None = None
+    metrics_project_labels: bool = False
+    # The dashboard's per-volume timeline: each create flow run, saved in its last commit.
+    record_flow_timelines: bool = True
 
     @property
     def notifications_path(self) -> Path:
@@ -177,6 +186,11 @@ def load(path: str | Path | None = None) -> Config:
         default_group_type=defaults.get("default_group_type") or None,
         glance_api_servers=_list(opt("glance_api_servers", "")),
         enable_force_upload=parse_bool(opt("enable_force_upload", "false")),
+        metrics_enabled=parse_bool(opt("metrics_enabled", "true")),
+        metrics_listen=opt("metrics_listen", "127.0.0.1"),
+        metrics_port=int(opt("metrics_port", "0")) or None,
+        metrics_project_labels=parse_bool(opt("metrics_project_labels", "false")),
+        record_flow_timelines=parse_bool(opt("record_flow_timelines", "true")),
     )
 
 

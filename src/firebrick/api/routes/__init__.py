@@ -20,6 +20,7 @@ from firebrick.api.routes import (
     qos_specs,
     quotas,
     snapshots,
+    timeline,
     transfers,
     type_access,
     types,
@@ -54,6 +55,7 @@ ROUTERS: tuple[APIRouter, ...] = (
     # [notifications]
 
     # [metrics]
+    timeline.router,
 
     # [core]
     capabilities.router, extensions.router, hosts.router, type_access.router,

@@ -8,6 +8,7 @@ from firebrick.domain import statuses
 from firebrick.domain.errors import VolumeNotFound
 from firebrick.domain.model import Volume
 from firebrick.notifier import volume_usage
+from firebrick.volume.flow_timeline import save_run
 from firebrick.volume.flows.create_volume.base import CinderTask
 
 
@@ -33,6 +34,8 @@ class CreateVolumeOnFinishTask(CinderTask):
                 conn, volume.id, values,
                 expected={"status": statuses.CREATING, "host": volume.host},
             )  # fmt: skip
+            if done:  # the run's timeline, in the commit that makes the volume available
+                save_run(conn, outcome="success", host=volume.host)
         if not done:
             raise VolumeNotFound(volume.id)
         finished = replace(
