@@ -69,7 +69,10 @@ class FlowRecorder:
 
     def _on_flow(self, state: str, details: dict[str, Any]) -> None:
         if state == states.RUNNING:
+            # The run starts here, once the engine has compiled and prepared the flow.
             self.flow = str(details.get("flow_name") or self.flow)
+            self.started_at = now()
+            self.origin = time.monotonic()
         elif state in _FLOW_ENDS:
             self.ended = time.monotonic()
             self.flow_state = state
