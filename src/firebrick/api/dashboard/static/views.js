@@ -29,7 +29,7 @@ export function clock(text) {
 
 export function ms(value) {
   if (value === null || value === undefined) return "—";
-  if (value >= 10000) return `${(value / 1000).toFixed(1)} s`;
+  if (value >= 1000) return `${(value / 1000).toFixed(value >= 10000 ? 1 : 2)} s`;
   if (value >= 100) return `${Math.round(value)} ms`;
   return `${value.toFixed(value >= 10 ? 1 : 2)} ms`;
 }
