@@ -8,6 +8,7 @@ on ``--metrics-port``).
 
 from __future__ import annotations
 
+import json
 import os
 import re
 from collections.abc import Callable, Iterator, Mapping, Sequence
@@ -29,6 +30,7 @@ BACKENDS = {
     "file-good": {"file_capacity_gb": "10"},
 }
 UUID = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-")
+GRAFANA = Path(__file__).resolve().parents[2] / "etc" / "grafana-dashboard.json"
 
 StartPrometheus = Callable[[Mapping[str, Sequence[str]]], PrometheusServer]
 
@@ -50,6 +52,11 @@ def start_prometheus(tmp_path: Path) -> Iterator[StartPrometheus]:
     yield start
     for server in started:
         server.stop()
+
+
+def grafana_expressions() -> list[str]:
+    board = json.loads(GRAFANA.read_text())
+    return [t["expr"] for panel in board["panels"] for t in panel.get("targets", [])]
 
 
 def target(base_url: str) -> str:
@@ -142,6 +149,12 @@ def test_promql_follows_creates_reschedules_failures_and_deletes(start_service, 
     prom.wait_for(
         'firebrick_db_transaction_duration_seconds_count{kind="write"}', lambda v: v >= 10
     )
+    # Every query of the sample Grafana dashboard is valid PromQL and most find data here.
+    answered = 0
+    for expr in grafana_expressions():
+        answered += bool(prom.query(expr.replace("$__rate_interval", "1m")
+                                    .replace("$job", ".*")))  # fmt: skip
+    assert answered >= 25, answered
     # No volume id is ever a label value: every series stays bounded.
     labels = [v for series in prom.query('{__name__=~"firebrick_.*"}')
               for v in series["metric"].values()]  # fmt: skip
