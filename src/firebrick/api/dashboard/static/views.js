@@ -104,15 +104,23 @@ export function flowRun(run) {
   );
 }
 
+// The scheduler explains a refusal one pool a line: "pool <name>: <why>".
+function verdictsOf(message) {
+  if (message.verdicts) return message.verdicts;
+  return message.user_message.split("\n").filter((line) => line.startsWith("pool ") && line.includes(": "))
+    .map((line) => { const [pool, ...why] = line.slice(5).split(": "); return { pool, reason: why.join(": ") }; });
+}
+
 export function messageItem(message) {
+  const verdicts = verdictsOf(message);
   return el(
     "li", { dataset: { messageId: message.id } },
     el("span", { class: "when" }, clock(message.created_at)),
     message.user_message.split("\n")[0],
-    message.verdicts && message.verdicts.length
+    verdicts.length
       ? el("ul", { class: "verdicts" },
-           message.verdicts.map((v) => el("li", { class: "verdict" },
-                                          el("span", { class: "mono" }, v.pool), `: ${v.reason}`)))
+           verdicts.map((v) => el("li", { class: "verdict" },
+                                  el("span", { class: "mono" }, v.pool), `: ${v.reason}`)))
       : null,
   );
 }
