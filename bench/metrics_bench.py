@@ -90,7 +90,13 @@ async def scrape(base: str, project: str, volumes: int) -> dict[str, Any]:
     async with bench_client(base, project, f"bench:{project}") as client:
         bench = Bench(client, 0.02, 300.0, 0.05)
         fill_start = time.perf_counter()
-        present = await bench.fill_to(volumes)
+        for _ in range(5):
+            try:
+                present = await bench.fill_to(volumes)
+                break
+            except httpx.TransportError as exc:
+                # A kept-alive connection the server closed as the client reused it.
+                print(f"  warning: {type(exc).__name__} while filling; going on", flush=True)
         fill_s = time.perf_counter() - fill_start
     timings, sizes, collect = [], [], []
     async with httpx.AsyncClient(base_url=base, timeout=30.0) as client:

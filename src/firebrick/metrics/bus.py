@@ -23,12 +23,12 @@ class MeteredBus:
         try:
             self.bus.cast(topic, method, payload)
         except BusUnavailable:
-            self.metrics.bus_publish_failures.labels(topic).inc()
+            self.metrics.child(self.metrics.bus_publish_failures, topic).inc()
             raise
-        self.metrics.bus_published.labels(topic).inc()
+        self.metrics.child(self.metrics.bus_published, topic).inc()
 
     def consume(self, topic: str, handler: Handler, workers: int = 1) -> None:
-        consumed = self.metrics.bus_consumed.labels(topic)
+        consumed = self.metrics.child(self.metrics.bus_consumed, topic)
 
         def counted(method: str, payload: dict[str, Any]) -> None:
             consumed.inc()

@@ -15,13 +15,13 @@ def observe(recorder: FlowRecorder) -> None:
     metrics = active()
     if metrics is None or recorder.ended is None:
         return
-    outcome = recorder.outcome
-    metrics.flows.labels(recorder.flow, outcome).inc()
-    metrics.flow_duration.labels(recorder.flow, outcome).observe(recorder.ended - recorder.origin)
+    flow, outcome = recorder.flow, recorder.outcome
+    metrics.child(metrics.flows, flow, outcome).inc()
+    metrics.child(metrics.flow_duration, flow, outcome).observe(recorder.ended - recorder.origin)
     for span in recorder.tasks.values():
         if span.end is not None:
-            metrics.task_duration.labels(recorder.flow, span.name, span.outcome).observe(
+            metrics.child(metrics.task_duration, flow, span.name, span.outcome).observe(
                 span.end - span.start
             )
     if outcome == "rescheduled":
-        metrics.reschedules.labels(recorder.backend, recorder.failure_class).inc()
+        metrics.child(metrics.reschedules, recorder.backend, recorder.failure_class).inc()

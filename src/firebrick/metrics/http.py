@@ -38,8 +38,7 @@ def route_template(scope: Scope) -> str:
 class HttpMetrics:
     def __init__(self, app: Any, metrics: Metrics) -> None:
         self.app = app
-        self.requests = metrics.http_requests
-        self.duration = metrics.http_duration
+        self.metrics = metrics
 
     async def __call__(self, scope: Scope, receive: Any, send: Any) -> None:
         if scope["type"] != "http":
@@ -60,5 +59,7 @@ class HttpMetrics:
             # The router writes the matched route into this same scope dict.
             route = route_template(scope)
             method = scope["method"] if scope["method"] in METHODS else "other"
-            self.duration.labels(route, method).observe(time.perf_counter() - started)
-            self.requests.labels(route, method, str(status)).inc()
+            metrics = self.metrics
+            elapsed = time.perf_counter() - started
+            metrics.child(metrics.http_duration, route, method).observe(elapsed)
+            metrics.child(metrics.http_requests, route, method, str(status)).inc()

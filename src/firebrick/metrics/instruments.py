@@ -12,7 +12,7 @@ statuses, backends and exception class names, all fixed by the code and the conf
 from __future__ import annotations
 
 from importlib import metadata
-from typing import Final
+from typing import Any, Final
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, disable_created_metrics
 
@@ -36,6 +36,7 @@ class Metrics:
 
     def __init__(self, registry: CollectorRegistry, roles: tuple[str, ...] = ()) -> None:
         self.registry = registry
+        self._children: dict[tuple[int, tuple[str, ...]], Any] = {}
         info = Gauge(
             "firebrick_info", "Firebrick's version and the roles this process runs.",
             ["version", "roles"], registry=registry,
@@ -107,6 +108,15 @@ class Metrics:
             "Recovery actions: workers/cleanup re-sends, resumed work, removed orphans.",
             ["action"], registry=registry,
         )  # fmt: skip
+
+    def child(self, family: Any, *labels: str) -> Any:
+        """``family.labels(*labels)``, remembered: on the hot paths a dict lookup instead
+        of prometheus_client's label checks and lock (label values are bounded)."""
+        key = (id(family), labels)
+        found = self._children.get(key)
+        if found is None:
+            found = self._children.setdefault(key, family.labels(*labels))
+        return found
 
 
 def _version() -> str:
