@@ -120,6 +120,14 @@ def test_a_volume_goes_live_from_creating_to_available_and_shows_its_six_tasks(s
     shot(page, "02-timeline")
 
 
+def pin_to_bad(api: Any) -> str:
+    """A volume type only the failing backend serves."""
+    resp = api.post("/types", json={"volume_type": {
+        "name": "only-bad", "extra_specs": {"volume_backend_name": "file-bad"}}})  # fmt: skip
+    assert resp.status_code == 200, resp.text
+    return "only-bad"
+
+
 def test_a_rescheduled_create_names_the_failing_pool(start_service, page):
     svc = start_service(backends={
         "file-bad": {"file_fail_create": "true", "file_capacity_gb": "1000"},
@@ -128,7 +136,19 @@ def test_a_rescheduled_create_names_the_failing_pool(start_service, page):
     with svc.client() as api:
         sign_in_noauth(page, svc, api.project)
         volume = api.create_volume(name="moved")
+        other = api.create_volume(name="stayed", volume_type=pin_to_bad(api), wait="error")
         page.wait_for_selector(f"{row(volume['id'])} .status.available")
+        page.wait_for_selector(f"{row(other['id'])} .status.error")
+        # Search by name, then filter by status: the table follows.
+        page.fill("#search", "mov")
+        page.wait_for_selector(row(other["id"]), state="detached")
+        assert page.locator("#volumes tbody tr").count() == 1
+        page.fill("#search", "")
+        page.select_option("#status-filter", "error")
+        page.wait_for_selector(row(volume["id"]), state="detached")
+        assert page.locator("#volumes tbody tr").count() == 1
+        page.wait_for_selector(f"{row(other['id'])} .status.error")
+        page.select_option("#status-filter", "")
         open_timeline(page, volume["id"])
     failed = page.locator('#timeline .run[data-outcome="rescheduled"]')
     assert failed.count() == 1
