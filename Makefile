@@ -4,9 +4,11 @@ PYTHON ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
 # System packages the tests need (installed with apt-get when missing, as root only):
-# the distributed tests and `make bench` also run a private RabbitMQ node and PostgreSQL.
+# the distributed tests and `make bench` also run a private RabbitMQ node and PostgreSQL;
+# the Ceph tests a one-node Ceph cluster (and radosgw, the S3 server of the backup tests);
+# the metrics tests a Prometheus server, the dashboard tests a headless Chromium.
 APT_PACKAGES ?= qemu-utils qemu-block-extra xfsprogs btrfs-progs tgt libiscsi-bin libnbd-bin nbdkit rabbitmq-server postgresql \
-	ceph-mon ceph-mgr ceph-osd ceph-common python3-rados python3-rbd radosgw tgt-rbd
+	ceph-mon ceph-mgr ceph-osd ceph-common python3-rados python3-rbd radosgw tgt-rbd prometheus chromium
 # Parallel pytest workers; every integration test has its own ports and state dirs.
 PYTEST_WORKERS ?= 2
 PYTEST_ARGS ?=
@@ -119,6 +121,7 @@ bench: venv apt keystone glance
 	$(BIN)/python bench/image_bench.py
 	$(BIN)/python bench/backup_bench.py
 	$(BIN)/python bench/notify_bench.py
+	$(BIN)/python bench/metrics_bench.py
 
 fuzz: venv apt
 	$(BIN)/python tools/fuzz.py $(FUZZ_ARGS)

@@ -142,9 +142,11 @@ def write_config(
     log_dir: Path | None = None,
     name: str = "firebrick.conf",
     keystone_authtoken: dict[str, str] | None = None,
+    extra_defaults: dict[str, str] | None = None,
 ) -> Path:
     """The configuration; with ``transport_url``/``database_url`` for the scaled-out roles,
-    ``keystone_authtoken`` for ``auth_strategy = keystone``."""
+    ``keystone_authtoken`` for ``auth_strategy = keystone``, ``extra_defaults`` for more
+    ``[DEFAULT]`` options."""
     config = state / name
     lines = [
         "[DEFAULT]",
@@ -162,6 +164,7 @@ def write_config(
         lines.append(f"transport_url = {transport_url}")
     if log_dir:
         lines.append(f"log_dir = {log_dir}")
+    lines += [f"{key} = {value}" for key, value in (extra_defaults or {}).items()]
     if database_url:
         lines += ["", "[database]", f"connection = {database_url}"]
     lines += [
@@ -257,10 +260,16 @@ class Deployment:
         self.servers = []
 
 
-def start_embedded(state: Path, keystone_authtoken: dict[str, str] | None = None) -> Deployment:
+def start_embedded(
+    state: Path,
+    keystone_authtoken: dict[str, str] | None = None,
+    extra_defaults: dict[str, str] | None = None,
+) -> Deployment:
     deployment = Deployment("embedded", state)
     port = free_port()
-    config = write_config(state, port, keystone_authtoken=keystone_authtoken)
+    config = write_config(
+        state, port, keystone_authtoken=keystone_authtoken, extra_defaults=extra_defaults
+    )
     deployment.spawn("serve", ["serve"], config)
     deployment.wait_for_api(port)
     return deployment

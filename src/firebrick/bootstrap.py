@@ -8,6 +8,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
+from firebrick.api import dashboard
 from firebrick.api.app import create_app
 from firebrick.api.attachment_api import AttachmentAPI
 from firebrick.api.auth import TokenValidator
@@ -18,6 +19,8 @@ from firebrick.config import Config
 from firebrick.db import types
 from firebrick.db.engine import Database
 from firebrick.image.access import GlanceAccess
+from firebrick.metrics import service as metrics_service
+from firebrick.metrics.bus import metered
 from firebrick.notifier import Notifier
 from firebrick.policy import Policy
 from firebrick.rpc.bus import Bus
@@ -147,6 +150,7 @@ def build_volume_managers(
                 target=target,
                 peers=peers,
                 glance=glance,
+                record_timelines=config.record_flow_timelines,
             )
         )
         peers[f"{config.host}@{backend.name}"] = driver
@@ -221,7 +225,7 @@ def roles(
     Volume services start first so that the scheduler finds their pools reported.
     """
     db = build_database(config)
-    bus = build_bus(config, "-".join(names), shared=shared)
+    bus = metered(build_bus(config, "-".join(names), shared=shared))
     notifier = Notifier.from_options(config.notifications, config.notifications_path)
     services = Services(config=config, db=db, bus=bus, notifier=notifier)
     if "volume" in names:
@@ -241,5 +245,8 @@ def roles(
         services.backup_manager.start()
 
     # [metrics]
+    if services.app is not None:
+        metrics_service.install_api(services.app, db, config)
+        dashboard.install(services.app, config)
 
     return services

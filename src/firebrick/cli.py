@@ -10,6 +10,7 @@ import threading
 from typing import Any
 
 from firebrick import bootstrap, config, logs
+from firebrick.metrics import service as metrics_service
 
 LOG = logging.getLogger("firebrick")
 
@@ -68,6 +69,8 @@ def _start(args: argparse.Namespace, names: list[str], *, shared: bool) -> int:
     # more often than every 5 ms, so that a request does not queue behind a flow.
     sys.setswitchinterval(0.0005)
     logs.setup(conf.log_dir, names, debug=conf.debug)
+    # Before anything is built: the database, the bus and the flows look for the metrics.
+    metrics_service.start(conf, names, getattr(args, "metrics_port", None))
     backend = getattr(args, "backend", None)
     services = bootstrap.roles(conf, names, backend=backend, shared=shared)
     try:
@@ -168,6 +171,10 @@ def main(argv: list[str] | None = None) -> int:
     def command(name: str, func: Any, help_text: str) -> argparse.ArgumentParser:
         p = sub.add_parser(name, help=help_text)
         p.add_argument("--config", help="cinder.conf-style configuration file")
+        p.add_argument(
+            "--metrics-port", type=int, default=None,
+            help="serve Prometheus metrics on this port too (default: metrics_port)",
+        )  # fmt: skip
         p.set_defaults(func=func)
         return p
 

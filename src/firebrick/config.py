@@ -116,6 +116,15 @@ class Config:
     notifications: NotificationOptions = field(default_factory=NotificationOptions)
     # Cinder's: the period ``firebrick volume-usage-audit`` reports by default.
     volume_usage_audit_period: str = "month"
+    # Prometheus metrics (firebrick.metrics): on by default; the api serves them at /metrics,
+    # other roles on metrics_listen:metrics_port when set (or --metrics-port). Quota usage
+    # is labelled by project only when metrics_project_labels is set (one series a project).
+    metrics_enabled: bool = True
+    metrics_listen: str = "127.0.0.1"
+    metrics_port: int | None = None
+    metrics_project_labels: bool = False
+    # The dashboard's per-volume timeline: each create flow run, saved in its last commit.
+    record_flow_timelines: bool = True
 
     @property
     def notifications_path(self) -> Path:
@@ -240,6 +249,11 @@ def load(path: str | Path | None = None) -> Config:
         },
         notifications=_notifications(parser, defaults),
         volume_usage_audit_period=opt("volume_usage_audit_period", "month").strip(),
+        metrics_enabled=parse_bool(opt("metrics_enabled", "true")),
+        metrics_listen=opt("metrics_listen", "127.0.0.1"),
+        metrics_port=int(opt("metrics_port", "0")) or None,
+        metrics_project_labels=parse_bool(opt("metrics_project_labels", "false")),
+        record_flow_timelines=parse_bool(opt("record_flow_timelines", "true")),
     )
 
 

@@ -280,6 +280,8 @@ class Cluster:
     role_hosts: dict[str, str] = field(default_factory=dict)
     port: int = field(default_factory=free_port)
     roles: dict[str, RoleProcess] = field(default_factory=dict)
+    # Extra command-line arguments of a role (e.g. ``--metrics-port``), by role name.
+    extra_args: dict[str, list[str]] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         self.state_path = self.workdir / "state"
@@ -373,7 +375,13 @@ class Cluster:
         role.output_offset = role.output_path.stat().st_size if role.output_path.exists() else 0
         with role.output_path.open("ab") as out:
             role.process = subprocess.Popen(
-                [*firebrick_command(), *role_arguments(name), "--config", str(role.config_path)],
+                [
+                    *firebrick_command(),
+                    *role_arguments(name),
+                    *self.extra_args.get(name, ()),
+                    "--config",
+                    str(role.config_path),
+                ],
                 stdout=out,
                 stderr=subprocess.STDOUT,
                 stdin=subprocess.DEVNULL,

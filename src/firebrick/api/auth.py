@@ -34,8 +34,11 @@ LOG = logging.getLogger("firebrick.api.auth")
 Scope = dict[str, Any]
 StartResponse = Callable[..., Any]
 
-# Answered without a token, as Cinder's pipeline does for its version document.
-UNAUTHENTICATED_PATHS = frozenset({"/", "/healthcheck"})
+# Answered without a token, as Cinder's pipeline does for its version document; and
+# Prometheus' scrape (counts, no project ids unless asked) and the dashboard's page, files
+# and login form (the page then calls the API with the token it got).
+UNAUTHENTICATED_PATHS = frozenset({"/", "/healthcheck", "/metrics", "/dashboard"})
+UNAUTHENTICATED_PREFIX = "/dashboard/"
 DEFAULT_CACHE_TIME = 300.0
 CACHE_ENTRIES = 10_000
 _PASSED = "firebrick.auth.passed"
@@ -255,7 +258,12 @@ class KeystoneAuth:
         self.cache = TokenCache(validator.cache_time)
 
     async def __call__(self, scope: Scope, receive: Any, send: Any) -> None:
-        if scope["type"] != "http" or scope["path"] in UNAUTHENTICATED_PATHS:
+        path = scope.get("path", "")
+        if (
+            scope["type"] != "http"
+            or path in UNAUTHENTICATED_PATHS
+            or path.startswith(UNAUTHENTICATED_PREFIX)
+        ):
             await self.app(scope, receive, send)
             return
         token = _token_of(scope)

@@ -176,6 +176,7 @@ ROUTE_RULES: Final[dict[tuple[str, str], str]] = {
     # [notifications]
 
     # [metrics]
+    ("GET", "/volumes/{volume_id}/timeline"): "volume:get",
 
     # [core]
     ("GET", "/capabilities/{host}"): "volume_extension:capabilities",

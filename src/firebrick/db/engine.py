@@ -21,6 +21,7 @@ from sqlalchemy import Connection, Engine, create_engine, event
 from sqlalchemy.engine import make_url
 
 from firebrick.db import schema
+from firebrick.metrics.instruments import active
 
 _WRITE = "firebrick_write"
 
@@ -71,6 +72,10 @@ class Database:
         )
         if self.is_sqlite:
             self._tune_sqlite(self.engine)
+        # Transaction latency, when metrics are on (set up before the database is built).
+        metrics = active()
+        self._write_time = metrics.db_transactions.labels("write") if metrics else None
+        self._read_time = metrics.db_transactions.labels("read") if metrics else None
 
     @staticmethod
     def _tune_sqlite(engine: Engine) -> None:
@@ -93,17 +98,23 @@ class Database:
     @contextmanager
     def write(self) -> Iterator[Connection]:
         """A transaction that will write; committed on success, rolled back on error."""
+        started = time.perf_counter()
         with (
             self._writer,
             self.engine.connect().execution_options(**{_WRITE: True}) as conn,
             conn.begin(),
         ):
             yield conn
+        if self._write_time is not None:
+            self._write_time.observe(time.perf_counter() - started)
 
     @contextmanager
     def read(self) -> Iterator[Connection]:
+        started = time.perf_counter()
         with self.engine.connect() as conn, conn.begin():
             yield conn
+        if self._read_time is not None:
+            self._read_time.observe(time.perf_counter() - started)
 
     def create_schema(self) -> None:
         schema.metadata.create_all(self.engine)

@@ -34,6 +34,7 @@ from kombu.messaging import Consumer, Producer
 
 from firebrick.context import current_request_id, working_for
 from firebrick.db.outage import is_outage
+from firebrick.metrics.bus import count_redelivered
 from firebrick.rpc.bus import BusUnavailable, Handler
 
 LOG = logging.getLogger(__name__)
@@ -207,6 +208,7 @@ class _Consumer:
             return
         if message.delivery_info.get("redelivered"):
             LOG.info("Redelivered %s on %s", method, self.topic)
+            count_redelivered(self.topic)
         request_id = body.get("request_id")
         try:
             with working_for(request_id if isinstance(request_id, str) else None):

@@ -14,6 +14,7 @@ from firebrick.db.outage import is_outage
 from firebrick.domain import statuses
 from firebrick.domain.errors import NotFound, NoValidBackend
 from firebrick.domain.model import RequestSpec, RetryInfo, Volume
+from firebrick.metrics.instruments import count_resent
 from firebrick.notifier import Notifier
 from firebrick.rpc.bus import SCHEDULER_TOPIC, Bus, cast_or_defer, volume_topic
 from firebrick.scheduler.filter_scheduler import FilterScheduler
@@ -159,6 +160,7 @@ class SchedulerManager:
                     self._cast(volume_topic(backend), "revert_to_snapshot", payload)
             else:
                 self._cast(volume_topic(backend), RESENT[item.status], payload)
+            count_resent(item.status)
             sent += 1
         return sent
 

@@ -22,6 +22,7 @@ from firebrick.notifier import Notifier, volume_usage
 from firebrick.rpc.bus import SCHEDULER_TOPIC, Bus, cast_or_defer, volume_topic
 from firebrick.targets.base import STORAGE_PROTOCOLS, Target
 from firebrick.volume import backups as backup_devices
+from firebrick.volume import flow_timeline
 from firebrick.volume.attach import AttachWorker
 from firebrick.volume.drivers.base import VolumeDriver
 from firebrick.volume.extend import ExtendWorker
@@ -57,8 +58,10 @@ class VolumeManager:
         target: Target | None = None,
         peers: Mapping[str, VolumeDriver] | None = None,
         glance: GlanceAccess | None = None,
+        record_timelines: bool = True,
     ) -> None:
         self.backend = backend  # host@backend
+        self.record_timelines = record_timelines  # the dashboard's per-volume flow runs
         self.availability_zone = availability_zone
         self.driver = driver
         self.db = db
@@ -353,7 +356,8 @@ class VolumeManager:
         )
         FlowLogger(volume_id).attach(engine)
         try:
-            engine.run()
+            with flow_timeline.recorded(engine, store, self.backend, self.record_timelines):
+                engine.run()
         except VolumeNotFound:
             LOG.info("Volume %s: gone before it was created; nothing to do", volume_id)
         except Exception as exc:
@@ -371,6 +375,8 @@ class VolumeManager:
             )  # fmt: skip
             if moved and volume.host:
                 services.add_allocation(conn, volume.host, -volume.size)
+            if moved:
+                flow_timeline.save_run(conn, outcome="rescheduled", host=volume.host, reason=reason)
         if moved:
             retry = dict(retry, last_error=reason)
             cast_or_defer(

@@ -62,6 +62,7 @@ from firebrick.api.openapi.schemas import (
     volume_list,
     wrapped,
 )
+from firebrick.api.openapi.timeline import TIMELINE_OPERATIONS
 from firebrick.api.openapi.transfers import TRANSFER_OPERATIONS
 
 # ---------------------------------------------------------------------------------------
@@ -271,6 +272,7 @@ OPERATIONS: Final[dict[tuple[str, str], Op]] = {
     # [notifications]
 
     # [metrics]
+    **{key: Op(**spec) for key, spec in TIMELINE_OPERATIONS.items()},
 
     # [core]
     ("PUT", "/os-services/freeze"): Op({200: None}, HOST_BODY,

@@ -21,6 +21,7 @@ from firebrick.api.routes import (
     qos_specs,
     quotas,
     snapshots,
+    timeline,
     transfers,
     type_access,
     types,
@@ -56,6 +57,7 @@ ROUTERS: tuple[APIRouter, ...] = (
     # [notifications]
 
     # [metrics]
+    timeline.router,
 
     # [core]
     capabilities.router, extensions.router, hosts.router, type_access.router,

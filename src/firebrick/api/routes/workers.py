@@ -19,6 +19,7 @@ from firebrick.db import recovery, services, volumes
 from firebrick.db.engine import Database
 from firebrick.domain import statuses
 from firebrick.domain.errors import Invalid, NotFound
+from firebrick.metrics.instruments import count_cleanup
 from firebrick.rpc.bus import SCHEDULER_TOPIC, Bus, cast_or_defer, volume_topic
 
 router = APIRouter()
@@ -72,6 +73,7 @@ def _recover(db: Database, bus: Bus, backend: str) -> None:
             cast_or_defer(
                 bus, volume_topic(backend), "delete_volume", {"volume_id": item.volume_id}
             )
+            count_cleanup("delete_resent")
             continue
         with db.write() as conn:
             moved = volumes.update(
@@ -84,3 +86,4 @@ def _recover(db: Database, bus: Bus, backend: str) -> None:
             retry = {"num_attempts": 1, "backends": [backend], "last_error": "service down"}
             retried = {"volume_id": item.volume_id, "retry": retry}
             cast_or_defer(bus, SCHEDULER_TOPIC, "create_volume", retried)
+            count_cleanup("create_rescheduled")

@@ -307,6 +307,26 @@ deleted_resources = Table(
 )
 
 # [metrics]
+# What each run of a volume's create flow did (its tasks with their times and outcomes),
+# for the dashboard's timeline: written in the transaction that ends the run — the volume
+# made available, sent back to the scheduler or errored — never in one of its own.
+volume_flow_runs = Table(
+    "volume_flow_runs",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("volume_id", String(36), ForeignKey("volumes.id", ondelete="CASCADE"),
+           nullable=False),
+    Column("flow", String(64), nullable=False),
+    Column("host", String(255)),  # the pool the run was on (host@backend#pool)
+    Column("attempt", Integer, nullable=False),
+    Column("outcome", String(16), nullable=False),  # success, rescheduled or error
+    Column("reason", Text),
+    Column("request_id", String(255)),
+    Column("started_at", DateTime, nullable=False),
+    Column("finished_at", DateTime, nullable=False),
+    Column("tasks", JSON, nullable=False),
+    Index("ix_volume_flow_runs_volume", "volume_id", "id"),
+)  # fmt: skip
 
 # [core]
 # Projects that may use a private volume type (Cinder's volume_type_projects).

@@ -9,6 +9,7 @@ from firebrick.domain import statuses
 from firebrick.domain.errors import VolumeNotFound
 from firebrick.domain.model import Volume
 from firebrick.notifier import volume_usage
+from firebrick.volume.flow_timeline import save_run
 from firebrick.volume.flows.create_volume.base import CinderTask
 
 FINAL_WRITE_PATIENCE = 60.0  # seconds, then the bus takes the request again
@@ -45,10 +46,13 @@ class CreateVolumeOnFinishTask(CinderTask):
 
         def record() -> bool:
             with self.ports.db.write() as conn:
-                return volumes.update(
+                done = volumes.update(
                     conn, volume.id, values,
                     expected={"status": statuses.CREATING, "host": volume.host},
                 )  # fmt: skip
+                if done:  # the run's timeline, in the commit that makes the volume available
+                    save_run(conn, outcome="success", host=volume.host)
+                return done
 
         # The volume exists now: a database that is out for a moment (full, restarting)
         # should not cost the volume a redo, so its final state is written patiently.

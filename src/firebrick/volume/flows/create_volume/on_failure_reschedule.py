@@ -11,6 +11,7 @@ from firebrick.domain import statuses
 from firebrick.domain.errors import NotFound
 from firebrick.domain.model import Volume
 from firebrick.image.errors import ImageError
+from firebrick.volume.flow_timeline import save_run
 from firebrick.volume.flows.create_volume.base import CinderTask
 
 LOG = logging.getLogger(__name__)
@@ -87,6 +88,7 @@ class OnFailureRescheduleTask(CinderTask):
                 expected={"status": statuses.CREATING},
             )  # fmt: skip
             if changed:
+                save_run(conn, outcome="error", host=volume.host, reason=reason)
                 messages.add(
                     conn,
                     project_id=volume.project_id,
