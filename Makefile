@@ -5,7 +5,8 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 # System packages the tests need (installed with apt-get when missing, as root only):
 # the distributed tests and `make bench` also run a private RabbitMQ node and PostgreSQL.
-APT_PACKAGES ?= qemu-utils qemu-block-extra xfsprogs btrfs-progs tgt libiscsi-bin libnbd-bin nbdkit rabbitmq-server postgresql
+APT_PACKAGES ?= qemu-utils qemu-block-extra xfsprogs btrfs-progs tgt libiscsi-bin libnbd-bin nbdkit rabbitmq-server postgresql \
+	ceph-mon ceph-mgr ceph-osd ceph-common python3-rados python3-rbd radosgw tgt-rbd
 # Parallel pytest workers; every integration test has its own ports and state dirs.
 PYTEST_WORKERS ?= 2
 PYTEST_ARGS ?=

@@ -14,6 +14,7 @@ from collections.abc import Callable, Iterator, Mapping
 from pathlib import Path
 
 import pytest
+from ceph_helpers import ceph, s3_server  # noqa: F401  (session fixtures)
 from glance_helpers import glance, image_service  # noqa: F401  (session fixtures)
 from harness import Service, VolumeApi, launch, new_project
 from infra import keystone as keystone_infra
