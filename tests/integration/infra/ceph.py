@@ -316,6 +316,31 @@ class CephCluster:
         self.start_osd()
         self.wait_healthy()
 
+    def create_pool(self, name: str) -> None:
+        """Another RBD pool (8 PGs, one replica), ready for images."""
+        self.run("ceph", "osd", "pool", "create", name, "8", "8")
+        self.run("ceph", "osd", "pool", "set", name, "size", "1", "--yes-i-really-mean-it")
+        self.run("rbd", "pool", "init", name)
+        self.wait_healthy()
+
+    def images(self, pool: str | None = None) -> set[str]:
+        """Names of the RBD images in ``pool`` (default: the cluster's pool)."""
+        return set(json.loads(self.run("rbd", "ls", "--format", "json", pool or self.pool)))
+
+    def trash(self, pool: str | None = None) -> list[dict[str, object]]:
+        """The RBD trash of ``pool``: entries with ``id`` and ``name``."""
+        found = json.loads(self.run("rbd", "trash", "ls", "--all", "--format", "json",
+                                    pool or self.pool))  # fmt: skip
+        return list(found)
+
+    def image_info(self, spec: str) -> dict[str, object]:
+        """``rbd info --format json`` of ``pool/image[@snap]``."""
+        return dict(json.loads(self.run("rbd", "info", "--format", "json", spec)))
+
+    def snapshots(self, spec: str) -> list[str]:
+        found = json.loads(self.run("rbd", "snap", "ls", "--all", "--format", "json", spec))
+        return [str(snap["name"]) for snap in found]
+
     def create_client(self, name: str, *caps: str) -> Path:
         """A cephx user ``client.<name>`` with ``caps``; returns its keyring file."""
         keyring = self.base_dir / f"ceph.client.{name}.keyring"

@@ -2,14 +2,23 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
 
 from firebrick.config import BackendConfig
 from firebrick.domain.errors import Invalid
-from firebrick.volume.drivers import file, file_manage
+from firebrick.volume.drivers import file, file_manage, rbd
 from firebrick.volume.drivers.base import ExistingStorage, VolumeDriver
 
-_DRIVERS = {"file": file.build, "firebrick.volume.drivers.file.FileDriver": file.build}
+_DRIVERS: dict[str, Callable[[BackendConfig, Path], VolumeDriver]] = {
+    "file": file.build,
+    "firebrick.volume.drivers.file.FileDriver": file.build,
+    "rbd": rbd.build,
+    # Cinder's own name for it, so that a cinder.conf backend section carries over.
+    "cinder.volume.drivers.rbd.RBDDriver": rbd.build,
+}
+
+RBD_DRIVERS = frozenset({"rbd", "cinder.volume.drivers.rbd.RBDDriver"})
 
 
 def load(backend: BackendConfig, state_path: Path) -> VolumeDriver:

@@ -24,7 +24,7 @@ from firebrick.volume.drivers import filecopy, qemu_img
 @dataclass(frozen=True)
 class LocalFile:
     path: Path
-    fmt: str  # raw or qcow2
+    fmt: str  # raw or qcow2, or rbd: ``path`` is QEMU's ``rbd:pool/image`` name
 
 
 @dataclass(frozen=True)
@@ -54,7 +54,8 @@ def _private_file(directory: str, name: str, text: str) -> str:
 def qemu_img_input(source: DataSource) -> Iterator[list[str]]:
     """The input half of ``qemu-img convert`` reading ``source`` as raw data."""
     if isinstance(source, LocalFile):
-        yield ["-f", source.fmt, str(source.path)]
+        # An RBD image is raw data behind QEMU's rbd protocol (``rbd:pool/image``).
+        yield ["-f", "raw" if source.fmt == "rbd" else source.fmt, str(source.path)]
         return
     workdir = tempfile.mkdtemp(prefix="firebrick-migration-")
     try:
