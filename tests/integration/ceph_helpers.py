@@ -55,19 +55,17 @@ RBD_USER = "cinder"
 MiB = 1 << 20
 
 
-def rbd_user(ceph: CephCluster, pool: str | None = None) -> Path:
-    """A cephx user ``client.cinder`` limited to RBD on ``pool`` (Cinder's usual caps);
-    its keyring."""
-    pool = pool or ceph.pool
+def rbd_user(ceph: CephCluster) -> Path:
+    """A cephx user ``client.cinder`` with Cinder's usual caps (``profile rbd``: images of
+    any pool, nothing else); its keyring."""
     return ceph.create_client(
-        RBD_USER, "mon", "profile rbd", "osd", f"profile rbd pool={pool}",
-        "mgr", f"profile rbd pool={pool}",
-    )  # fmt: skip
+        RBD_USER, "mon", "profile rbd", "osd", "profile rbd", "mgr", "profile rbd"
+    )
 
 
 def rbd_backend(ceph: CephCluster, pool: str | None = None, **options: str) -> dict[str, str]:
     """Options of an RBD backend section on ``pool``, as the restricted user ``cinder``."""
-    keyring = rbd_user(ceph, pool)
+    keyring = rbd_user(ceph)
     return {
         "volume_driver": "rbd",
         "rbd_pool": pool or ceph.pool,

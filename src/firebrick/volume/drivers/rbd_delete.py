@@ -91,8 +91,8 @@ class Deleter:
     def release_parent(self, rbd: Any, ioctx: Any, parent: str, snap: str) -> None:
         """A clone of ``parent@snap`` is gone: remove the temporary ``.clone_snap`` it stood
         on, then the parent itself if it is a ``.deleted`` image left without snapshots."""
-        if not snap.endswith(names.CLONE_SNAP_SUFFIX):
-            return  # a user's snapshot: it stays
+        if not snap.endswith(names.CLONE_SNAP_SUFFIX) and not parent.endswith(names.DELETED_SUFFIX):
+            return  # a user's snapshot, or a live image cache entry's: it stays
         # The parent may have been renamed .deleted since its name was read.
         for candidate in (parent, parent + names.DELETED_SUFFIX):
             try:
