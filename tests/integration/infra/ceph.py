@@ -101,7 +101,7 @@ auth allow insecure global id reclaim = false
 mon warn on insecure global id reclaim allowed = false
 
 [client]
-keyring = {base}/ceph.client.admin.keyring
+keyring = {base}/ceph.$name.keyring
 
 [mon]
 keyring = $mon_data/keyring
