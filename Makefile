@@ -131,6 +131,7 @@ bench: venv apt ceph-bindings keystone glance
 	$(BIN)/python bench/bench.py --mode $(BENCH_MODE) $(BENCH_ARGS)
 	$(BIN)/python bench/clone_bench.py
 	$(BIN)/python bench/image_bench.py
+	$(BIN)/python bench/rbd_bench.py
 
 fuzz: venv apt
 	$(BIN)/python tools/fuzz.py $(FUZZ_ARGS)

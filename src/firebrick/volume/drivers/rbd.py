@@ -127,30 +127,43 @@ class RbdDriver:
 
     def create_cloned_volume(self, volume: Volume, source: Volume) -> ModelUpdate:
         """A clone of a temporary snapshot of the source (Cinder's way); a full copy when
-        rbd_max_clone_depth is 0; flattened when the source's chain is that deep."""
+        rbd_max_clone_depth is 0; flattened when the source's chain is that deep.
+
+        The source is opened once for all of it (each open of an image with
+        exclusive-lock costs a round of messages): on this path every round trip counts.
+        """
         src = names.volume_name(source.storage_id)
         dest = names.volume_name(volume.storage_id)
         size = volume.size * GiB
+        opts = self.options
         with self._session("clone the RBD image") as (rbd, ioctx):
-            if names.exists(rbd, ioctx, dest):
+            try:
+                with opened(rbd, ioctx, src) as image:
+                    source_size = image.size()
+                    if source_size > size:
+                        raise DriverError("The new volume is smaller than its source.")
+                    if opts.max_clone_depth <= 0:
+                        image.copy(ioctx, dest, features=self.features, order=opts.order)
+                        depth = 0
+                    else:
+                        snap = names.clone_snap_name(dest)
+                        names.ensure_snapshot(rbd, image, snap)
+                        rbd.RBD().clone(ioctx, src, snap, ioctx, dest, features=self.features,
+                                        order=opts.order)  # fmt: skip
+                        parent = names.parent_of(rbd, image)
+                        depth = 0
+                        if parent is not None:
+                            depth = 1 + names.clone_depth(rbd, ioctx, parent[0])
+            except rbd.ImageExists:  # made by an earlier run of this same request
                 names.ensure_size(rbd, ioctx, dest, size)
                 return None
-            self._check_size(rbd, ioctx, src, None, size)
-            if self.options.max_clone_depth <= 0:
-                with opened(rbd, ioctx, src, read_only=True) as image:
-                    image.copy(ioctx, dest, features=self.features, order=self.options.order)
-            else:
-                snap = names.clone_snap_name(dest)
-                with opened(rbd, ioctx, src) as image:
-                    names.ensure_snapshot(rbd, image, snap)
-                rbd.RBD().clone(ioctx, src, snap, ioctx, dest, features=self.features,
-                                order=self.options.order)  # fmt: skip
-                if names.clone_depth(rbd, ioctx, src) >= self.options.max_clone_depth:
-                    LOG.info("Volume %s: clone depth %d reached, flattening", volume.id,
-                             self.options.max_clone_depth)  # fmt: skip
-                    names.flatten(rbd, ioctx, dest)
-                    self.deleter.remove_snapshot(rbd, ioctx, src, snap)
-            names.ensure_size(rbd, ioctx, dest, size)
+            if opts.max_clone_depth > 0 and depth >= opts.max_clone_depth:
+                LOG.info("Volume %s: clone depth %d reached, flattening", volume.id,
+                         opts.max_clone_depth)  # fmt: skip
+                names.flatten(rbd, ioctx, dest)
+                self.deleter.remove_snapshot(rbd, ioctx, src, names.clone_snap_name(dest))
+            if size > source_size:
+                names.ensure_size(rbd, ioctx, dest, size)
         return None
 
     @staticmethod
