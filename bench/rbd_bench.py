@@ -220,7 +220,7 @@ def main() -> int:
     parser.add_argument("--n", type=int, default=100, help="creates per concurrency and backend")
     parser.add_argument("--quick", action="store_true", help="N=20")
     parser.add_argument("--json", action="store_true")
-    parser.add_argument("--output", type=Path, default=Path("bench-rbd-results.json"))
+    parser.add_argument("--output", type=Path, default=Path("bench-results-rbd.json"))
     args = parser.parse_args()
     if args.quick:
         args.n = 20
