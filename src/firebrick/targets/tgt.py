@@ -116,8 +116,8 @@ class TgtTarget:
                         volume_id, ", ".join(sorted(qos)))  # fmt: skip
         if fmt not in ("raw", RBD_FORMAT):
             raise TargetError(
-                f"Volume {volume_id} is a {fmt} file; the tgt iSCSI target serves raw files "
-                "and RBD images only (use target_protocol = nbd, or raw volumes)."
+                f"Volume {volume_id} is a {fmt} file; the tgt iSCSI target serves raw files only "
+                "(and RBD images; use target_protocol = nbd, or raw volumes)."
             )
         if credentials is not None:
             check_credentials(credentials)
@@ -275,14 +275,14 @@ class TgtTarget:
         attachments: dict[str, dict[str, Any]] = record["attachments"]
         readonly = all(entry["readonly"] for entry in attachments.values())
         lun = info.luns.get(LUN)
-        store, bs_args = backing_store(record["path"])
+        store, bstype, bs_args = backing_store(record["path"])
         if lun is not None and lun.path != store:
             self._adm("--op", "delete", "--mode", "logicalunit", "--tid", tid, "--lun", str(LUN))
             lun = None
         if lun is None:
             self._adm(
                 "--op", "new", "--mode", "logicalunit", "--tid", tid, "--lun", str(LUN),
-                "--backing-store", store, *bs_args,
+                "--bstype", bstype, "--backing-store", store, *bs_args,
             )  # fmt: skip
             lun = LunInfo(store, readonly=False)
         if lun.readonly != readonly:
@@ -339,15 +339,14 @@ class TgtTarget:
             self._converge(volume_id, record)
 
 
-def backing_store(path: str) -> tuple[str, list[str]]:
-    """tgt's backing store for a recorded source: a raw file (bstype ``rdwr``), or an RBD
-    image through tgt's rbd backing store (Debian's ``tgt-rbd``): ``pool/image``, with the
-    client's ``conf`` and ``id`` in ``--bsopts`` (from QEMU's ``rbd:`` name)."""
+def backing_store(path: str) -> tuple[str, str, list[str]]:
+    """tgt's (backing store, bstype, extra arguments) for a recorded source: a raw file
+    (``rdwr``), or an RBD image through tgt's rbd backing store (Debian's ``tgt-rbd``):
+    ``pool/image``, with the client's ``conf`` and ``id`` in ``--bsopts`` (from QEMU's
+    ``rbd:`` name)."""
     if not path.startswith("rbd:"):
-        return path, ["--bstype", "rdwr"]
+        return path, "rdwr", []
     image, *options = path.removeprefix("rbd:").split(":")
     wanted = {k: v for k, _, v in (o.partition("=") for o in options) if k in ("conf", "id")}
-    args = ["--bstype", "rbd"]
-    if wanted:
-        args += ["--bsopts", ";".join(f"{k}={v}" for k, v in wanted.items())]
-    return image, args
+    extra = ["--bsopts", ";".join(f"{k}={v}" for k, v in wanted.items())] if wanted else []
+    return image, "rbd", extra
