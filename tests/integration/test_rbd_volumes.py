@@ -217,3 +217,46 @@ def test_extend_keeps_data_and_revert_restores_it(ceph: CephCluster, cinder: Any
     wait_snapshot_gone(cinder, snapshot.id)
     cinder.volumes.delete(volume.id)
     wait_gone(cinder, volume.id)
+
+
+def test_generic_groups_on_rbd_snapshot_and_copy_every_member(
+    rbd_service: Service, ceph: CephCluster
+) -> None:
+    from group_helpers import (
+        create_from_src,
+        create_group,
+        create_group_snapshot,
+        delete_group,
+        group_type,
+        member,
+        member_snapshots,
+        members_of,
+        volume_type,
+        wait_group_snapshot_gone,
+    )
+    from group_helpers import mv as groups_mv
+
+    with rbd_service.client(microversion="3.71") as api:
+        vtype = volume_type(api, "rbd-1")
+        group = create_group(api, group_type(api), [vtype])
+        vols = [member(api, group, vtype) for _ in range(2)]
+        for i, vol in enumerate(vols):
+            write_pattern(ceph, image(vol["id"]), 0x81 + i)
+        gs = create_group_snapshot(api, group["id"])
+        for vol in vols:
+            write_pattern(ceph, image(vol["id"]), 0x8F)
+        snaps = member_snapshots(api, gs["id"])
+        for snap in snaps:
+            assert f"snapshot-{snap['id']}" in ceph.snapshots(
+                f"{ceph.pool}/{image(snap['volume_id'])}"
+            )
+        copy = create_from_src(api, group_snapshot_id=gs["id"])
+        by_source = {s["id"]: s["volume_id"] for s in snaps}
+        for member_copy in members_of(api, copy["id"]):
+            index = [v["id"] for v in vols].index(by_source[member_copy["snapshot_id"]])
+            assert holds_pattern(ceph, image(member_copy["id"]), 0x81 + index)
+        delete_group(api, copy["id"])
+        api.delete(f"/group_snapshots/{gs['id']}", headers=groups_mv())
+        wait_group_snapshot_gone(api, gs["id"])
+        delete_group(api, group["id"])
+    assert not {i for i in ceph.images() if any(v["id"] in i for v in vols)}
