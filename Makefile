@@ -32,7 +32,7 @@ TEMPEST_VENV ?= .tempest-venv
 TEMPEST_PACKAGES ?= tempest==47.0.0
 TEMPEST_ARGS ?=
 
-.PHONY: venv apt keystone glance tempest-venv run test lint typecheck unit integration bench fuzz tempest clean
+.PHONY: venv ceph-bindings apt keystone glance tempest-venv run test lint typecheck unit integration bench fuzz tempest clean
 
 $(BIN)/python:
 	@if ! $(PYTHON) -m venv $(VENV) >/dev/null 2>&1; then \
@@ -52,7 +52,21 @@ $(VENV)/.installed: $(BIN)/python pyproject.toml
 	$(BIN)/python -m pip install --quiet -e '.[test]'
 	touch $@
 
-venv: $(VENV)/.installed
+venv: $(VENV)/.installed ceph-bindings
+
+# Ceph's Python bindings (rados, rbd) come from Debian (python3-rados, python3-rbd), built
+# for Python 3.11 like the venv: link just those two modules into a directory of the venv
+# and name it in a .pth file, instead of exposing all of Debian's dist-packages.
+CEPH_BINDINGS_SRC ?= /usr/lib/python3/dist-packages
+ceph-bindings: $(VENV)/.installed
+	@mkdir -p $(VENV)/ceph-bindings; \
+	for m in rados rbd; do \
+		for f in $(CEPH_BINDINGS_SRC)/$$m.cpython-*.so; do \
+			[ -e "$$f" ] && ln -sf "$$f" $(VENV)/ceph-bindings/; \
+		done; \
+	done; \
+	site=$$($(BIN)/python -c 'import sysconfig; print(sysconfig.get_paths()["purelib"])'); \
+	echo "$$(cd $(VENV)/ceph-bindings && pwd)" > "$$site/firebrick-ceph-bindings.pth"
 
 $(KEYSTONE_VENV)/.installed: $(BIN)/python
 	rm -rf $(KEYSTONE_VENV)
@@ -107,26 +121,27 @@ typecheck: venv
 unit: venv
 	$(BIN)/pytest -q tests/unit $(PYTEST_ARGS)
 
-integration: venv apt keystone glance tempest-venv
+integration: venv apt ceph-bindings keystone glance tempest-venv
 	$(BIN)/pytest -q -n $(PYTEST_WORKERS) tests/integration $(PYTEST_ARGS)
 
 # Everything: lint, types, the unit and integration tests, then Tempest's volume API suite.
-test: venv apt keystone glance tempest-venv lint typecheck
+test: venv apt ceph-bindings keystone glance tempest-venv lint typecheck
 	$(BIN)/pytest -q -n $(PYTEST_WORKERS) $(PYTEST_ARGS)
 	$(BIN)/python tools/tempest.py $(TEMPEST_ARGS)
 
-bench: venv apt keystone glance
+bench: venv apt ceph-bindings keystone glance
 	$(BIN)/python bench/bench.py --mode $(BENCH_MODE) $(BENCH_ARGS)
 	$(BIN)/python bench/clone_bench.py
 	$(BIN)/python bench/image_bench.py
 	$(BIN)/python bench/backup_bench.py
 	$(BIN)/python bench/notify_bench.py
 	$(BIN)/python bench/metrics_bench.py
+	$(BIN)/python bench/rbd_bench.py
 
 fuzz: venv apt
 	$(BIN)/python tools/fuzz.py $(FUZZ_ARGS)
 
-tempest: venv apt keystone glance tempest-venv
+tempest: venv apt ceph-bindings keystone glance tempest-venv
 	$(BIN)/python tools/tempest.py $(TEMPEST_ARGS)
 
 clean:

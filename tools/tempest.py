@@ -3,9 +3,10 @@
 Starts a real Keystone (the one the keystone tests start) and a real Glance (``make
 glance``) registered in its catalog, uploads a small public qcow2 image for
 ``[compute] image_ref``, registers Firebrick in the catalog, runs ``firebrick serve`` with
-``auth_strategy = keystone`` and two file backends (image-volume cache on), writes
+``auth_strategy = keystone`` and two backends (image-volume cache on): a file backend and
+an RBD backend on a throwaway one-node Ceph (``tests/integration/infra/ceph.py``), writes
 ``tempest.conf`` (catalog discovery, both backend names so that the multi-backend and
-migration tests run, the manage tests with the refs the file driver uses, Glance and the
+migration tests run, the manage tests with the refs both drivers use, Glance and the
 image dependency tests on; no Nova or Swift) and runs Tempest's ``tempest.api.volume``
 tests from Tempest's own venv (``make tempest`` builds ``.tempest-venv`` with the pinned
 release).
@@ -49,14 +50,18 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT / "tests" / "integration"))
 
 from attach_helpers import stop_targets, target_backend  # noqa: E402
+from ceph_helpers import rbd_backend  # noqa: E402
 from harness import Service, free_port, launch  # noqa: E402
+from infra import ceph as ceph_infra  # noqa: E402
 from infra import glance as gl  # noqa: E402
 from infra import keystone as ks  # noqa: E402
 from infra import postgres as pg  # noqa: E402
 
 TEMPEST_VERSION = "47.0.0"
 DEFAULT_REGEX = r"^tempest\.api\.volume\."
-BACKENDS = ("file-1", "file-2")
+BACKENDS = ("file-1", "rbd-1")
+# The RBD backend's OSD: a sparse file; Tempest's volumes are thin and mostly empty.
+CEPH_OSD_GIB = 20
 MIN_PASSED = 196
 SHARDS = 2
 # Per shard: a test's primary and project_reader come from one project of two members, its
@@ -112,10 +117,14 @@ def tempest_bin(name: str) -> str:
 # the deployment under test
 
 
-def start_firebrick(workdir: Path, deployment: ks.Deployment, port: int) -> Service:
-    backends = {name: {"file_capacity_gb": "1000", "image_volume_cache_enabled": "true",
-                       **target_backend("iscsi")}
-                for name in BACKENDS}  # fmt: skip
+def start_firebrick(
+    workdir: Path, deployment: ks.Deployment, port: int, ceph: ceph_infra.CephCluster
+) -> Service:
+    backends = {
+        "file-1": {"file_capacity_gb": "1000", "image_volume_cache_enabled": "true",
+                   **target_backend("iscsi")},
+        "rbd-1": rbd_backend(ceph, image_volume_cache_enabled="true"),
+    }  # fmt: skip
     return launch(
         workdir / "firebrick",
         backends=backends,
@@ -412,6 +421,9 @@ def main() -> int:
     if not gl.available():
         print(gl.unavailable_reason())
         return 2
+    if not ceph_infra.available():
+        print(ceph_infra.unavailable_reason())
+        return 2
 
     workdir = args.workdir or Path(tempfile.mkdtemp(prefix="firebrick-tempest-"))
     workdir.mkdir(parents=True, exist_ok=True)
@@ -422,12 +434,15 @@ def main() -> int:
     )
     service: Service | None = None
     glance: gl.GlanceServer | None = None
+    ceph = ceph_infra.CephCluster(ceph_infra.make_base_dir("fb-tempest-ceph-"),
+                                  osd_gib=CEPH_OSD_GIB)  # fmt: skip
     try:
+        ceph.start()
         keystone.start()
         port = free_port()
         deployment = ks.provision(keystone, projects=(), endpoint=f"http://127.0.0.1:{port}")
         glance, image_ref = start_glance(workdir, keystone)
-        service = start_firebrick(workdir, deployment, port)
+        service = start_firebrick(workdir, deployment, port, ceph)
         found, excluded = run_suite(workdir, keystone, args.regex, args.shards, image_ref)
         code = report(found, excluded, args.min_passed if args.regex == DEFAULT_REGEX else 0)
         if code:
@@ -443,6 +458,11 @@ def main() -> int:
         keystone.stop()
         if database is not None:
             database[0].remove()
+        if args.keep:
+            ceph.stop()
+            print(f"Ceph's logs: {ceph.log_dir}")
+        else:
+            ceph.remove()
         if not args.keep and args.workdir is None:
             shutil.rmtree(workdir, ignore_errors=True)
 

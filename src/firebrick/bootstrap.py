@@ -133,8 +133,12 @@ def build_volume_managers(
                 f"Backends {directories[directory]} and {backend.name} share {directory}; "
                 "give each backend its own file_volume_dir."
             )
+        # RBD backends hand librbd clients the image itself unless told to export it.
+        options = backend.options
+        if backend.volume_driver in drivers.RBD_DRIVERS:
+            options = {"target_protocol": "rbd", **options}
         target = build_target(
-            backend.options, state_dir=config.state_path / "targets" / backend.name,
+            options, state_dir=config.state_path / "targets" / backend.name,
             backend=f"{config.host}@{backend.name}",
         )  # fmt: skip
         managers.append(

@@ -8,7 +8,9 @@ tests skip, or fail when ``CI`` is set.
 from __future__ import annotations
 
 import os
+import subprocess
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 from infra import ceph as ceph_infra
@@ -44,3 +46,62 @@ def s3_server(ceph: CephCluster) -> Iterator[S3Server]:
     server = ceph_infra.start_radosgw(ceph)
     yield server
     server.stop()
+
+
+# ---------------------------------------------------------------------------------------
+# RBD backends on the session's cluster, and data read and written through librbd
+
+RBD_USER = "cinder"
+MiB = 1 << 20
+
+
+def rbd_user(ceph: CephCluster) -> Path:
+    """A cephx user ``client.cinder`` with Cinder's usual caps (``profile rbd``: images of
+    any pool, nothing else); its keyring."""
+    return ceph.create_client(
+        RBD_USER, "mon", "profile rbd", "osd", "profile rbd", "mgr", "profile rbd"
+    )
+
+
+def rbd_backend(ceph: CephCluster, pool: str | None = None, **options: str) -> dict[str, str]:
+    """Options of an RBD backend section on ``pool``, as the restricted user ``cinder``."""
+    keyring = rbd_user(ceph)
+    return {
+        "volume_driver": "rbd",
+        "rbd_pool": pool or ceph.pool,
+        "rbd_ceph_conf": str(ceph.conf),
+        "rbd_user": RBD_USER,
+        "rbd_keyring_conf": str(keyring),
+        **options,
+    }
+
+
+def image_spec(ceph: CephCluster, image: str, pool: str | None = None) -> str:
+    """QEMU's name of an image, as the admin (qemu-io, qemu-img)."""
+    return f"rbd:{pool or ceph.pool}/{image}:conf={ceph.conf}"
+
+
+def qemu_io(ceph: CephCluster, image: str, command: str, pool: str | None = None) -> str:
+    done = subprocess.run(
+        ["qemu-io", "-f", "raw", "-c", command, image_spec(ceph, image, pool)],
+        capture_output=True, text=True, timeout=120, env=ceph.env,
+    )  # fmt: skip
+    assert done.returncode == 0 and "failed" not in done.stdout.lower(), (
+        f"qemu-io {command!r} on {image}: {done.stdout} {done.stderr}"
+    )
+    return done.stdout
+
+
+def write_pattern(ceph: CephCluster, image: str, byte: int, offset: int = 0,
+                  length: int = 4 * MiB, pool: str | None = None) -> None:  # fmt: skip
+    qemu_io(ceph, image, f"write -P {byte} {offset} {length}", pool)
+
+
+def holds_pattern(ceph: CephCluster, image: str, byte: int, offset: int = 0,
+                  length: int = 4 * MiB, pool: str | None = None) -> bool:  # fmt: skip
+    done = subprocess.run(
+        ["qemu-io", "-f", "raw", "-c", f"read -P {byte} {offset} {length}",
+         image_spec(ceph, image, pool)],
+        capture_output=True, text=True, timeout=120, env=ceph.env,
+    )  # fmt: skip
+    return done.returncode == 0 and "Pattern verification failed" not in done.stdout

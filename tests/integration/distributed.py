@@ -225,13 +225,15 @@ def firebrick_command() -> list[str]:
 
 
 def role_arguments(name: str) -> list[str]:
-    """The ``firebrick`` sub-command of a role name (``api``, ``scheduler2``, ``volume-b``)."""
+    """The ``firebrick`` sub-command of a role name (``api``, ``scheduler2``, ``volume-b``,
+    ``volume-b#2``)."""
     if name == "api":
         return ["api"]
     if re.fullmatch(r"scheduler\d*", name):
         return ["scheduler"]
     if name.startswith("volume-"):
-        return ["volume", "--backend", name.removeprefix("volume-")]
+        # volume-<backend>#<n>: one more process serving the same backend (active-active)
+        return ["volume", "--backend", name.removeprefix("volume-").split("#", 1)[0]]
     if name == "backup" or name.startswith("backup-"):
         return ["backup"]
     raise ValueError(f"unknown role {name!r}: api, scheduler[N], volume-<backend> or backup")

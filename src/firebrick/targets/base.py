@@ -16,10 +16,12 @@ from typing import Any, Protocol
 
 from firebrick.domain.errors import DriverError
 
-PROTOCOLS = ("iscsi", "nbd")
+PROTOCOLS = ("iscsi", "nbd", "rbd")
 # The pools' ``storage_protocol`` capability for each target, in Cinder's canonical spelling
 # (what volume types match with ``storage_protocol`` extra specs).
-STORAGE_PROTOCOLS = {"iscsi": "iSCSI", "nbd": "NBD"}
+STORAGE_PROTOCOLS = {"iscsi": "iSCSI", "nbd": "NBD", "rbd": "ceph"}
+# The "file" of an RBD volume is QEMU's ``rbd:pool/image[:opt=value…]`` name, format "rbd".
+RBD_FORMAT = "rbd"
 SECRET_KEYS = frozenset({"auth_password", "tls_psk_key"})
 _ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_-]{0,127}$")
 
@@ -108,6 +110,24 @@ def option_bool(options: Mapping[str, str], key: str, default: bool) -> bool:
     raise ValueError(f"{key} must be true or false, not {raw!r}")
 
 
+def source_path(volume_id: str, path: Path, fmt: str) -> Path:
+    """The export's source: an absolute path to an existing file, or an RBD image name."""
+    if fmt == RBD_FORMAT:
+        if not str(path).startswith("rbd:"):
+            raise TargetError(f"Volume {volume_id}: {path} is not an rbd: image name.")
+        return path
+    path = Path(path).absolute()
+    if not path.is_file():
+        raise TargetError(f"Volume {volume_id} has no file to export.")
+    return path
+
+
+def source_exists(path: str, fmt: str | None) -> bool:
+    """Whether a recorded export's source is still there (RBD images are taken as there:
+    a volume service deletes no image that is still exported)."""
+    return fmt == RBD_FORMAT or str(path).startswith("rbd:") or Path(path).is_file()
+
+
 def hostport(host: str, port: int) -> str:
     return f"[{host}]:{port}" if ":" in host else f"{host}:{port}"
 
@@ -124,6 +144,10 @@ def build_target(options: Mapping[str, str], *, state_dir: Path, backend: str) -
         from firebrick.targets.nbd import NbdSettings, NbdTarget
 
         return NbdTarget(NbdSettings.from_options(options, state_dir=state_dir))
+    if protocol == "rbd":
+        from firebrick.targets.rbd import RbdTarget
+
+        return RbdTarget(options)
     raise ValueError(
         f"Backend {backend}: target_protocol must be one of {', '.join(PROTOCOLS)}, "
         f"not {protocol!r}"

@@ -44,6 +44,7 @@ from pathlib import Path
 from typing import Any
 
 from firebrick.targets.base import (
+    RBD_FORMAT,
     Credentials,
     Export,
     TargetError,
@@ -51,6 +52,8 @@ from firebrick.targets.base import (
     hostport,
     option_bool,
     option_int,
+    source_exists,
+    source_path,
 )
 from firebrick.targets.runner import Runner, SystemRunner, read_pid, terminate
 from firebrick.targets.state import StateFile, private_dir, write_private
@@ -58,7 +61,7 @@ from firebrick.targets.throttle import group_object, image_opts, throttle
 
 LOG = logging.getLogger(__name__)
 
-FORMATS = ("raw", "qcow2")
+FORMATS = ("raw", "qcow2", RBD_FORMAT)
 THROTTLE_GROUP = "fb-qos"
 _IDENTITY = re.compile(r"^[A-Za-z0-9._-]{1,64}$")
 _HEX_KEY = re.compile(r"^[0-9a-fA-F]{32,256}$")
@@ -119,7 +122,9 @@ class NbdTarget:
             data = self.state.load()
             for volume_id in list(data):
                 record = data[volume_id]
-                if not record.get("attachments") or not Path(record["path"]).is_file():
+                if not record.get("attachments") or not source_exists(
+                    record["path"], record.get("format")
+                ):
                     LOG.warning(
                         "Dropping the NBD export of volume %s: no file or attachment", volume_id
                     )
@@ -165,12 +170,12 @@ class NbdTarget:
         check_id("volume id", volume_id)
         check_id("attachment id", attachment_id)
         if fmt not in FORMATS:
-            raise TargetError(f"Volume {volume_id}: NBD exports raw or qcow2 files, not {fmt!r}.")
+            raise TargetError(
+                f"Volume {volume_id}: NBD exports raw or qcow2 files or RBD images, not {fmt!r}."
+            )
         if credentials is not None and self.settings.tls:
             check_psk(credentials)
-        path = Path(path).absolute()
-        if not path.is_file():
-            raise TargetError(f"Volume {volume_id} has no file to export.")
+        path = source_path(volume_id, path, fmt)
         with self._lock:
             private_dir(self.run_dir)
             data = self.state.load()
@@ -329,10 +334,12 @@ class NbdTarget:
     def _argv(self, volume_id: str, record: dict[str, Any], port: int, readonly: bool) -> list[str]:
         limits = record.get("throttle") or {}
         image = record["path"]
-        opened = [f"--format={record['format']}"]
+        # An RBD image is raw data reached through QEMU's rbd protocol (``rbd:pool/image``).
+        fmt = "raw" if record["format"] == RBD_FORMAT else record["format"]
+        opened = [f"--format={fmt}"]
         if limits:
             # Back-end QoS: the file is served through qemu's throttle filter.
-            image = image_opts(THROTTLE_GROUP, record["format"], record["path"])
+            image = image_opts(THROTTLE_GROUP, fmt, record["path"])
             opened = ["--object", group_object(THROTTLE_GROUP, limits), "--image-opts"]
         argv = [
             "qemu-nbd",

@@ -27,10 +27,13 @@ from pathlib import Path
 from typing import Any
 
 from firebrick.targets.base import (
+    RBD_FORMAT,
     Credentials,
     Export,
     TargetError,
     check_id,
+    source_exists,
+    source_path,
 )
 from firebrick.targets.runner import Runner, SystemRunner
 from firebrick.targets.state import StateFile, private_dir
@@ -111,16 +114,14 @@ class TgtTarget:
             # tgt has no per-LUN rate limits: back-end QoS is not enforced on iSCSI exports.
             LOG.warning("Volume %s: tgt applies no rate limits; QoS keys %s not enforced",
                         volume_id, ", ".join(sorted(qos)))  # fmt: skip
-        if fmt != "raw":
+        if fmt not in ("raw", RBD_FORMAT):
             raise TargetError(
-                f"Volume {volume_id} is a {fmt} file; the tgt iSCSI target serves raw files "
-                "only (use target_protocol = nbd, or raw volumes)."
+                f"Volume {volume_id} is a {fmt} file; the tgt iSCSI target serves raw files only "
+                "(and RBD images; use target_protocol = nbd, or raw volumes)."
             )
         if credentials is not None:
             check_credentials(credentials)
-        path = Path(path).absolute()
-        if not path.is_file():
-            raise TargetError(f"Volume {volume_id} has no file to export.")
+        path = source_path(volume_id, path, fmt)
         with self._lock:
             data = self.state.load()
             record = data.setdefault(volume_id, {"path": str(path), "attachments": {}})
@@ -274,15 +275,16 @@ class TgtTarget:
         attachments: dict[str, dict[str, Any]] = record["attachments"]
         readonly = all(entry["readonly"] for entry in attachments.values())
         lun = info.luns.get(LUN)
-        if lun is not None and lun.path != record["path"]:
+        store, bstype, bs_args = backing_store(record["path"])
+        if lun is not None and lun.path != store:
             self._adm("--op", "delete", "--mode", "logicalunit", "--tid", tid, "--lun", str(LUN))
             lun = None
         if lun is None:
             self._adm(
                 "--op", "new", "--mode", "logicalunit", "--tid", tid, "--lun", str(LUN),
-                "--bstype", "rdwr", "--backing-store", record["path"],
+                "--bstype", bstype, "--backing-store", store, *bs_args,
             )  # fmt: skip
-            lun = LunInfo(record["path"], readonly=False)
+            lun = LunInfo(store, readonly=False)
         if lun.readonly != readonly:
             self._adm(
                 "--op", "update", "--mode", "logicalunit", "--tid", tid, "--lun", str(LUN),
@@ -322,7 +324,7 @@ class TgtTarget:
         data = self.state.load()
         for volume_id in list(data):
             record = data[volume_id]
-            if not record.get("attachments") or not Path(record["path"]).is_file():
+            if not record.get("attachments") or not source_exists(record["path"], None):
                 LOG.warning("Dropping the export of volume %s: its file is gone", volume_id)
                 del data[volume_id]
         self.state.save(data)
@@ -335,3 +337,16 @@ class TgtTarget:
             self._adm("--op", "delete", "--mode", "account", "--user", user, check=False)
         for volume_id, record in data.items():
             self._converge(volume_id, record)
+
+
+def backing_store(path: str) -> tuple[str, str, list[str]]:
+    """tgt's (backing store, bstype, extra arguments) for a recorded source: a raw file
+    (``rdwr``), or an RBD image through tgt's rbd backing store (Debian's ``tgt-rbd``):
+    ``pool/image``, with the client's ``conf`` and ``id`` in ``--bsopts`` (from QEMU's
+    ``rbd:`` name)."""
+    if not path.startswith("rbd:"):
+        return path, "rdwr", []
+    image, *options = path.removeprefix("rbd:").split(":")
+    wanted = {k: v for k, _, v in (o.partition("=") for o in options) if k in ("conf", "id")}
+    extra = ["--bsopts", ";".join(f"{k}={v}" for k, v in wanted.items())] if wanted else []
+    return image, "rbd", extra

@@ -112,6 +112,12 @@ def image_opts(group_id: str, fmt: str, path: str) -> str:
     Commas in the path are doubled, as qemu's option syntax escapes them.
     """
     escaped = path.replace(",", ",,")
+    if path.startswith("rbd:"):
+        # QEMU parses the rbd: name itself when no protocol driver is named.
+        return (
+            f"driver=throttle,throttle-group={group_id},file.driver={fmt},"
+            f"file.file.filename={escaped}"
+        )
     return (
         f"driver=throttle,throttle-group={group_id},file.driver={fmt},"
         f"file.file.driver=file,file.file.filename={escaped}"

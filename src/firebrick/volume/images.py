@@ -37,8 +37,7 @@ from firebrick.image import image_utils
 from firebrick.image.access import GlanceAccess
 from firebrick.image.errors import UPLOAD_FAILED, ImageError, ImageUnacceptable
 from firebrick.image.glance import GlanceClient
-from firebrick.volume.drivers.file import FileDriver
-from firebrick.volume.drivers.file_images import FileImageOps
+from firebrick.volume.drivers import image_ops
 
 LOG = logging.getLogger("firebrick.volume")
 
@@ -59,8 +58,8 @@ class ImageWorker:
         self.db = db
         self.backend = backend  # host@backend
         self.glance = glance
-        self.ops = FileImageOps(driver) if isinstance(driver, FileDriver) else None
-        self.cache = CacheSettings(driver.backend) if isinstance(driver, FileDriver) else None
+        self.ops = image_ops(driver)
+        self.cache = CacheSettings(driver.backend) if self.ops is not None else None
         self._locks: dict[str, threading.Lock] = {}
         self._locks_guard = threading.Lock()
 

@@ -67,7 +67,9 @@ def make_base_dir(prefix: str = "fb-ceph-") -> Path:
     return Path(tempfile.mkdtemp(prefix=prefix, dir="/tmp"))
 
 
-def _config(base: Path, fsid: str, v2: int, v1: int, pmin: int, osd_bytes: int) -> str:
+def _config(
+    base: Path, mon_dir: Path, fsid: str, v2: int, v1: int, pmin: int, osd_bytes: int
+) -> str:
     return f"""[global]
 fsid = {fsid}
 mon host = [v2:127.0.0.1:{v2},v1:127.0.0.1:{v1}]
@@ -99,13 +101,18 @@ mon data avail warn = 2
 mon data avail crit = 1
 auth allow insecure global id reclaim = false
 mon warn on insecure global id reclaim allowed = false
+# Each new snapshot id is a pool map change through paxos, which the monitor batches for
+# paxos_propose_interval (1 s by default): every snapshot (and so every clone) would wait
+# that long on this one-monitor test cluster.
+paxos propose interval = 0.01
+paxos min wait = 0.001
 
 [client]
-keyring = {base}/ceph.client.admin.keyring
+keyring = {base}/ceph.$name.keyring
 
 [mon]
 keyring = $mon_data/keyring
-mon data = {base}/mon/$id
+mon data = {mon_dir}/$id
 mon cluster log file = {base}/log/cluster.log
 
 [mgr]
@@ -126,6 +133,17 @@ bluestore cache size = 268435456
 """
 
 
+def _mon_dir(base: Path) -> Path:
+    """Where the monitor keeps its store: in memory (/dev/shm) when there is one. Each new
+    snapshot id is a map change the monitor commits to its store; on a busy shared disk
+    that sync costs more than the whole clone it is part of, and this store is thrown
+    away anyway (a few MiB)."""
+    shm = Path("/dev/shm")
+    if shm.is_dir() and os.access(shm, os.W_OK):
+        return Path(tempfile.mkdtemp(prefix="fb-ceph-mon-", dir=shm))
+    return base / "mon"
+
+
 class CephCluster:
     """One mon (``a``), one mgr (``x``) and one OSD (``0``) under ``base_dir``.
 
@@ -141,6 +159,7 @@ class CephCluster:
         self.mon_v2 = free_port()
         self.mon_v1 = free_port()
         self.port_min = random.randrange(20000, 30000)
+        self.mon_dir = _mon_dir(self.base_dir)
         self._procs: dict[str, subprocess.Popen[bytes]] = {}
 
     # -- paths and client environment -------------------------------------------------
@@ -223,11 +242,11 @@ class CephCluster:
     def start(self) -> None:
         """Create the cluster and return once every PG of ``pool`` is active+clean."""
         base = self.base_dir
-        for sub in ("run", "log", "crash", "mon/a", "mgr/x", "osd/0"):
+        for sub in ("run", "log", "crash", "mgr/x", "osd/0"):
             (base / sub).mkdir(parents=True, exist_ok=True)
-        self.conf.write_text(
-            _config(base, self.fsid, self.mon_v2, self.mon_v1, self.port_min, self.osd_bytes)
-        )
+        (self.mon_dir / "a").mkdir(parents=True, exist_ok=True)
+        self.conf.write_text(_config(base, self.mon_dir, self.fsid, self.mon_v2, self.mon_v1,
+                                     self.port_min, self.osd_bytes))  # fmt: skip
         mon_keyring = base / "mon.keyring"
         self._tool(
             "ceph-authtool", "--create-keyring", str(mon_keyring), "--gen-key", "-n", "mon.",
@@ -316,6 +335,31 @@ class CephCluster:
         self.start_osd()
         self.wait_healthy()
 
+    def create_pool(self, name: str) -> None:
+        """Another RBD pool (8 PGs, one replica), ready for images."""
+        self.run("ceph", "osd", "pool", "create", name, "8", "8")
+        self.run("ceph", "osd", "pool", "set", name, "size", "1", "--yes-i-really-mean-it")
+        self.run("rbd", "pool", "init", name)
+        self.wait_healthy()
+
+    def images(self, pool: str | None = None) -> set[str]:
+        """Names of the RBD images in ``pool`` (default: the cluster's pool)."""
+        return set(json.loads(self.run("rbd", "ls", "--format", "json", pool or self.pool)))
+
+    def trash(self, pool: str | None = None) -> list[dict[str, object]]:
+        """The RBD trash of ``pool``: entries with ``id`` and ``name``."""
+        found = json.loads(self.run("rbd", "trash", "ls", "--all", "--format", "json",
+                                    pool or self.pool))  # fmt: skip
+        return list(found)
+
+    def image_info(self, spec: str) -> dict[str, object]:
+        """``rbd info --format json`` of ``pool/image[@snap]``."""
+        return dict(json.loads(self.run("rbd", "info", "--format", "json", spec)))
+
+    def snapshots(self, spec: str) -> list[str]:
+        found = json.loads(self.run("rbd", "snap", "ls", "--all", "--format", "json", spec))
+        return [str(snap["name"]) for snap in found]
+
     def create_client(self, name: str, *caps: str) -> Path:
         """A cephx user ``client.<name>`` with ``caps``; returns its keyring file."""
         keyring = self.base_dir / f"ceph.client.{name}.keyring"
@@ -340,6 +384,7 @@ class CephCluster:
     def remove(self) -> None:
         self.stop()
         shutil.rmtree(self.base_dir, ignore_errors=True)
+        shutil.rmtree(self.mon_dir, ignore_errors=True)
 
 
 @dataclass

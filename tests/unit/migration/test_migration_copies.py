@@ -159,6 +159,18 @@ def test_remote_sources_give_qemu_img_their_secrets_in_files_only() -> None:
         assert "--object" not in args
     with pytest.raises(DriverError), sources.qemu_img_input(RemoteExport("rbd", {}, "x")):
         pass
+    rbd = RemoteExport("rbd", {"name": "volumes/volume-x", "hosts": ["10.0.0.3", "10.0.0.4"],
+                               "ports": ["6789", "6789"], "auth_username": "cinder",
+                               "keyring": "[client.cinder]\n\tkey = AQ-s3cret==\n"},
+                       initiator="unused")  # fmt: skip
+    with sources.qemu_img_input(rbd) as args:
+        assert args[:2] == ["-f", "raw"]
+        assert "AQ-s3cret" not in " ".join(args)
+        assert args[2].startswith("rbd:volumes/volume-x:id=cinder:")
+        assert "mon_host=10.0.0.3\\:6789;10.0.0.4\\:6789" in args[2]
+        keyring = Path(args[2].split("keyring=", 1)[1])
+        assert "AQ-s3cret" in keyring.read_text()
+    assert not keyring.exists()
 
 
 def test_raw_revert_restores_the_snapshot(tmp_path: Path) -> None:

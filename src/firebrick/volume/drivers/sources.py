@@ -2,7 +2,8 @@
 
 A local file (the source backend is served by this process), or the source backend's
 read-only export of the volume over iSCSI (tgt, CHAP) or NBD (qemu-nbd, optionally TLS-PSK)
-when it is served elsewhere. Secrets reach ``qemu-img`` through files (``--object
+when it is served elsewhere, or the RBD image itself (``rbd`` connection_info: librbd reads
+it from the cluster). Secrets reach ``qemu-img`` through files (``--object
 secret,file=`` and a PSK directory), never its argv, and are removed afterwards.
 """
 
@@ -24,7 +25,7 @@ from firebrick.volume.drivers import filecopy, qemu_img
 @dataclass(frozen=True)
 class LocalFile:
     path: Path
-    fmt: str  # raw or qcow2
+    fmt: str  # raw or qcow2, or rbd: ``path`` is QEMU's ``rbd:pool/image`` name
 
 
 @dataclass(frozen=True)
@@ -54,7 +55,8 @@ def _private_file(directory: str, name: str, text: str) -> str:
 def qemu_img_input(source: DataSource) -> Iterator[list[str]]:
     """The input half of ``qemu-img convert`` reading ``source`` as raw data."""
     if isinstance(source, LocalFile):
-        yield ["-f", source.fmt, str(source.path)]
+        # An RBD image is raw data behind QEMU's rbd protocol (``rbd:pool/image``).
+        yield ["-f", "raw" if source.fmt == "rbd" else source.fmt, str(source.path)]
         return
     workdir = tempfile.mkdtemp(prefix="firebrick-migration-")
     try:
@@ -87,7 +89,24 @@ def _remote_args(source: RemoteExport, workdir: str) -> list[str]:
                                  f"username={_opt(identity)}"]  # fmt: skip
             options.append("tls-creds=tls0")
         return [*args, "--image-opts", ",".join(options)]
+    if source.protocol == "rbd" and data.get("name"):
+        return ["-f", "raw", _rbd_name(data, workdir)]
     raise DriverError(f"Cannot read a volume exported over {source.protocol!r}.")
+
+
+def _rbd_name(data: dict[str, Any], workdir: str) -> str:
+    """QEMU's ``rbd:`` name of an RBD volume's connection_info (librbd reads the image
+    directly): the monitors, the user, and its key through a file (never argv)."""
+    spec = f"rbd:{data['name']}"
+    if data.get("auth_username"):
+        spec += f":id={data['auth_username']}"
+    monitors = [f"{h}\\:{p}" for h, p in zip(data.get("hosts") or [], data.get("ports") or [],
+                                             strict=False)]  # fmt: skip
+    if monitors:
+        spec += ":mon_host=" + ";".join(monitors)
+    if data.get("keyring"):
+        spec += f":keyring={_private_file(workdir, 'keyring', str(data['keyring']))}"
+    return spec
 
 
 def copy_into(
