@@ -242,6 +242,8 @@ class RoleProcess:
     log_dir: Path
     process: subprocess.Popen[bytes] | None = None
     output_offset: int = 0
+    # Put before the command, e.g. ``ip netns exec NS`` (kept for restarts).
+    prefix: list[str] = field(default_factory=list)
 
     def alive(self) -> bool:
         return self.process is not None and self.process.poll() is None
@@ -273,6 +275,9 @@ class Cluster:
     defaults: dict[str, str] = field(default_factory=dict)
     port: int = field(default_factory=free_port)
     roles: dict[str, RoleProcess] = field(default_factory=dict)
+    # Per role, options that differ from the shared configuration: {section: {key: value}}
+    # (e.g. a role in a network namespace reaching the broker and database elsewhere).
+    overrides: dict[str, dict[str, dict[str, str]]] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         self.state_path = self.workdir / "state"
@@ -283,7 +288,8 @@ class Cluster:
 
     # -- configuration -------------------------------------------------------------------
 
-    def _render(self) -> str:
+    def _render(self, overrides: Mapping[str, Mapping[str, str]] | None = None) -> str:
+        overrides = overrides or {}
         defaults = {
             "host": self.host,
             "state_path": str(self.state_path),
@@ -298,8 +304,10 @@ class Cluster:
             "quota_gigabytes": "-1",
         }
         defaults.update(self.defaults)
+        defaults.update(overrides.get("DEFAULT", {}))
+        database = {"connection": self.database_url, **overrides.get("database", {})}
         lines = ["[DEFAULT]", *(f"{k} = {v}" for k, v in defaults.items())]
-        lines += ["", "[database]", f"connection = {self.database_url}"]
+        lines += ["", "[database]", *(f"{k} = {v}" for k, v in database.items())]
         for name, options in self.backends.items():
             opts = {
                 "volume_driver": "file",
@@ -307,6 +315,7 @@ class Cluster:
                 "file_volume_dir": str(self.volume_dir(name)),
                 "reserved_percentage": "0",
                 **options,
+                **overrides.get(name, {}),
             }
             lines += ["", f"[{name}]", *(f"{k} = {v}" for k, v in opts.items())]
         return "\n".join(lines) + "\n"
@@ -338,28 +347,40 @@ class Cluster:
     def role(self, name: str) -> RoleProcess:
         if name not in self.roles:
             role_arguments(name)  # refuse unknown names early
-            log_dir = self.state_path / "log" / name
-            config_path = self.state_path / f"firebrick-{name}.conf"
-            config_path.write_text(
-                self.config_text.replace("[DEFAULT]\n", f"[DEFAULT]\nlog_dir = {log_dir}\n", 1)
-            )
             self.roles[name] = RoleProcess(
                 name=name,
-                config_path=config_path,
+                config_path=self.state_path / f"firebrick-{name}.conf",
                 output_path=self.state_path / f"{name}.out",
-                log_dir=log_dir,
+                log_dir=self.state_path / "log" / name,
             )
         return self.roles[name]
 
-    def spawn(self, name: str) -> RoleProcess:
-        """Start role ``name`` without waiting for it."""
+    def _write_role_config(self, role: RoleProcess) -> None:
+        overrides = self.overrides.get(role.name)
+        text = self._render(overrides) if overrides else self.config_text
+        role.config_path.write_text(
+            text.replace("[DEFAULT]\n", f"[DEFAULT]\nlog_dir = {role.log_dir}\n", 1)
+        )
+
+    def spawn(self, name: str, prefix: list[str] | None = None) -> RoleProcess:
+        """Start role ``name`` without waiting for it; ``prefix`` goes before its command
+        (``["ip", "netns", "exec", ns]``) in this start and the later ones."""
         role = self.role(name)
         if role.alive():
             raise RuntimeError(f"{name} is already running")
+        if prefix is not None:
+            role.prefix = list(prefix)
+        self._write_role_config(role)
         role.output_offset = role.output_path.stat().st_size if role.output_path.exists() else 0
         with role.output_path.open("ab") as out:
             role.process = subprocess.Popen(
-                [*firebrick_command(), *role_arguments(name), "--config", str(role.config_path)],
+                [
+                    *role.prefix,
+                    *firebrick_command(),
+                    *role_arguments(name),
+                    "--config",
+                    str(role.config_path),
+                ],
                 stdout=out,
                 stderr=subprocess.STDOUT,
                 stdin=subprocess.DEVNULL,
