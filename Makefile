@@ -5,7 +5,8 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 # System packages the tests need (installed with apt-get when missing, as root only):
 # the distributed tests and `make bench` also run a private RabbitMQ node and PostgreSQL.
-APT_PACKAGES ?= qemu-utils qemu-block-extra xfsprogs btrfs-progs tgt libiscsi-bin libnbd-bin nbdkit rabbitmq-server postgresql
+# iproute2: the partition test of `make faults` makes a network namespace and a veth pair.
+APT_PACKAGES ?= qemu-utils qemu-block-extra xfsprogs btrfs-progs tgt libiscsi-bin libnbd-bin nbdkit rabbitmq-server postgresql iproute2
 # Parallel pytest workers; every integration test has its own ports and state dirs.
 PYTEST_WORKERS ?= 2
 PYTEST_ARGS ?=
@@ -29,7 +30,7 @@ TEMPEST_VENV ?= .tempest-venv
 TEMPEST_PACKAGES ?= tempest==47.0.0
 TEMPEST_ARGS ?=
 
-.PHONY: venv apt keystone glance tempest-venv run test lint typecheck unit integration bench fuzz tempest clean
+.PHONY: venv apt keystone glance tempest-venv run test lint typecheck unit integration faults bench fuzz tempest clean
 
 $(BIN)/python:
 	@if ! $(PYTHON) -m venv $(VENV) >/dev/null 2>&1; then \
@@ -111,6 +112,13 @@ integration: venv apt keystone glance tempest-venv
 test: venv apt keystone glance tempest-venv lint typecheck
 	$(BIN)/pytest -q -n $(PYTEST_WORKERS) $(PYTEST_ARGS)
 	$(BIN)/python tools/tempest.py $(TEMPEST_ARGS)
+
+# The fault suite alone (the tests marked `faults`, which `make test` runs too): full disks
+# on loop-mounted filesystems, the database and the broker SIGKILLed under load, a network
+# partition, a vanished backend, oversized request bodies. Needs root. -rP prints what each
+# case did and found.
+faults: venv apt keystone
+	$(BIN)/pytest -q -n $(PYTEST_WORKERS) -m faults -rP tests/integration $(PYTEST_ARGS)
 
 bench: venv apt keystone glance
 	$(BIN)/python bench/bench.py --mode $(BENCH_MODE) $(BENCH_ARGS)
