@@ -6,9 +6,10 @@ BIN := $(VENV)/bin
 # System packages the tests need (installed with apt-get when missing, as root only):
 # the distributed tests and `make bench` also run a private RabbitMQ node and PostgreSQL;
 # the Ceph tests a one-node Ceph cluster (and radosgw, the S3 server of the backup tests);
-# the metrics tests a Prometheus server, the dashboard tests a headless Chromium.
+# the metrics tests a Prometheus server, the dashboard tests a headless Chromium;
+# iproute2: the partition test of `make faults` makes a network namespace and a veth pair.
 APT_PACKAGES ?= qemu-utils qemu-block-extra xfsprogs btrfs-progs tgt libiscsi-bin libnbd-bin nbdkit rabbitmq-server postgresql \
-	ceph-mon ceph-mgr ceph-osd ceph-common python3-rados python3-rbd radosgw tgt-rbd prometheus chromium
+	ceph-mon ceph-mgr ceph-osd ceph-common python3-rados python3-rbd radosgw tgt-rbd prometheus chromium iproute2
 # Parallel pytest workers; every integration test has its own ports and state dirs.
 PYTEST_WORKERS ?= 2
 PYTEST_ARGS ?=
@@ -32,7 +33,7 @@ TEMPEST_VENV ?= .tempest-venv
 TEMPEST_PACKAGES ?= tempest==47.0.0
 TEMPEST_ARGS ?=
 
-.PHONY: venv ceph-bindings apt keystone glance tempest-venv run test lint typecheck unit integration bench fuzz tempest clean
+.PHONY: venv ceph-bindings apt keystone glance tempest-venv run test lint typecheck unit integration faults bench fuzz tempest clean
 
 $(BIN)/python:
 	@if ! $(PYTHON) -m venv $(VENV) >/dev/null 2>&1; then \
@@ -124,10 +125,20 @@ unit: venv
 integration: venv apt ceph-bindings keystone glance tempest-venv
 	$(BIN)/pytest -q -n $(PYTEST_WORKERS) tests/integration $(PYTEST_ARGS)
 
-# Everything: lint, types, the unit and integration tests, then Tempest's volume API suite.
+# The fault suite (the tests marked `faults`): full disks on loop-mounted filesystems, the
+# database and the broker SIGKILLed under load, a network partition, a vanished backend,
+# oversized and slow request bodies. Needs root. -rP prints what each case did and found.
+FAULTS := $(BIN)/pytest -q -n $(PYTEST_WORKERS) -m faults -rP tests/integration $(PYTEST_ARGS)
+
+# Everything (what CI runs): lint, types, the unit and integration tests, the fault suite,
+# then Tempest's volume API suite.
 test: venv apt ceph-bindings keystone glance tempest-venv lint typecheck
-	$(BIN)/pytest -q -n $(PYTEST_WORKERS) $(PYTEST_ARGS)
+	$(BIN)/pytest -q -n $(PYTEST_WORKERS) -m 'not faults' $(PYTEST_ARGS)
+	$(FAULTS)
 	$(BIN)/python tools/tempest.py $(TEMPEST_ARGS)
+
+faults: venv apt ceph-bindings keystone
+	$(FAULTS)
 
 bench: venv apt ceph-bindings keystone glance
 	$(BIN)/python bench/bench.py --mode $(BENCH_MODE) $(BENCH_ARGS)

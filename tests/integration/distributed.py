@@ -247,6 +247,8 @@ class RoleProcess:
     log_dir: Path
     process: subprocess.Popen[bytes] | None = None
     output_offset: int = 0
+    # Put before the command, e.g. ``ip netns exec NS`` (kept for restarts).
+    prefix: list[str] = field(default_factory=list)
 
     def alive(self) -> bool:
         return self.process is not None and self.process.poll() is None
@@ -284,6 +286,9 @@ class Cluster:
     roles: dict[str, RoleProcess] = field(default_factory=dict)
     # Extra command-line arguments of a role (e.g. ``--metrics-port``), by role name.
     extra_args: dict[str, list[str]] = field(default_factory=dict)
+    # Per role, options that differ from the shared configuration: {section: {key: value}}
+    # (e.g. a role in a network namespace reaching the broker and database elsewhere).
+    overrides: dict[str, dict[str, dict[str, str]]] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         self.state_path = self.workdir / "state"
@@ -294,7 +299,8 @@ class Cluster:
 
     # -- configuration -------------------------------------------------------------------
 
-    def _render(self) -> str:
+    def _render(self, overrides: Mapping[str, Mapping[str, str]] | None = None) -> str:
+        overrides = overrides or {}
         defaults = {
             "host": self.host,
             "state_path": str(self.state_path),
@@ -309,8 +315,10 @@ class Cluster:
             "quota_gigabytes": "-1",
         }
         defaults.update(self.defaults)
+        defaults.update(overrides.get("DEFAULT", {}))
+        database = {"connection": self.database_url, **overrides.get("database", {})}
         lines = ["[DEFAULT]", *(f"{k} = {v}" for k, v in defaults.items())]
-        lines += ["", "[database]", f"connection = {self.database_url}"]
+        lines += ["", "[database]", *(f"{k} = {v}" for k, v in database.items())]
         for name, options in self.backends.items():
             opts = {
                 "volume_driver": "file",
@@ -318,6 +326,7 @@ class Cluster:
                 "file_volume_dir": str(self.volume_dir(name)),
                 "reserved_percentage": "0",
                 **options,
+                **overrides.get(name, {}),
             }
             lines += ["", f"[{name}]", *(f"{k} = {v}" for k, v in opts.items())]
         for name, options in self.sections.items():
@@ -351,33 +360,41 @@ class Cluster:
     def role(self, name: str) -> RoleProcess:
         if name not in self.roles:
             role_arguments(name)  # refuse unknown names early
-            log_dir = self.state_path / "log" / name
-            config_path = self.state_path / f"firebrick-{name}.conf"
-            text = self.config_text.replace("[DEFAULT]\n", f"[DEFAULT]\nlog_dir = {log_dir}\n", 1)
-            if name.startswith("backup-"):  # a backup service on a host of its own
-                text = text.replace(f"host = {self.host}\n",
-                                    f"host = {name.removeprefix('backup-')}\n", 1)  # fmt: skip
-            if name in self.role_hosts:
-                own = self.role_hosts[name].replace("{host}", self.host)
-                text = text.replace(f"host = {self.host}\n", f"host = {own}\n", 1)
-            config_path.write_text(text)
             self.roles[name] = RoleProcess(
                 name=name,
-                config_path=config_path,
+                config_path=self.state_path / f"firebrick-{name}.conf",
                 output_path=self.state_path / f"{name}.out",
-                log_dir=log_dir,
+                log_dir=self.state_path / "log" / name,
             )
         return self.roles[name]
 
-    def spawn(self, name: str) -> RoleProcess:
-        """Start role ``name`` without waiting for it."""
+    def _write_role_config(self, role: RoleProcess) -> None:
+        overrides = self.overrides.get(role.name)
+        text = self._render(overrides) if overrides else self.config_text
+        text = text.replace("[DEFAULT]\n", f"[DEFAULT]\nlog_dir = {role.log_dir}\n", 1)
+        name = role.name
+        if name.startswith("backup-"):  # a backup service on a host of its own
+            text = text.replace(f"host = {self.host}\n",
+                                f"host = {name.removeprefix('backup-')}\n", 1)  # fmt: skip
+        if name in self.role_hosts:
+            own = self.role_hosts[name].replace("{host}", self.host)
+            text = text.replace(f"host = {self.host}\n", f"host = {own}\n", 1)
+        role.config_path.write_text(text)
+
+    def spawn(self, name: str, prefix: list[str] | None = None) -> RoleProcess:
+        """Start role ``name`` without waiting for it; ``prefix`` goes before its command
+        (``["ip", "netns", "exec", ns]``) in this start and the later ones."""
         role = self.role(name)
         if role.alive():
             raise RuntimeError(f"{name} is already running")
+        if prefix is not None:
+            role.prefix = list(prefix)
+        self._write_role_config(role)
         role.output_offset = role.output_path.stat().st_size if role.output_path.exists() else 0
         with role.output_path.open("ab") as out:
             role.process = subprocess.Popen(
                 [
+                    *role.prefix,
                     *firebrick_command(),
                     *role_arguments(name),
                     *self.extra_args.get(name, ()),

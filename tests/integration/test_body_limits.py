@@ -12,7 +12,10 @@ from collections.abc import Iterator
 from pathlib import Path
 from urllib.parse import urlsplit
 
+import pytest
 from harness import Service, VolumeApi
+
+pytestmark = [pytest.mark.integration, pytest.mark.faults]
 
 LIMIT = 114688
 MiB = 1 << 20

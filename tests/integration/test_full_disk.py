@@ -13,6 +13,8 @@ import pytest
 from harness import VolumeApi, launch
 from lifecycle_helpers import loop_fs
 
+pytestmark = [pytest.mark.integration, pytest.mark.faults]
+
 GiB = 1 << 30
 MV = VolumeApi.mv
 
