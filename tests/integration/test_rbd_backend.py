@@ -201,9 +201,29 @@ def test_deferred_deletion_trashes_then_purges(api: VolumeApi, ceph: CephCluster
     api.wait_for(purged, "the trash purged", timeout=60)
 
 
-def test_a_backend_whose_pool_does_not_exist_stops_the_service_saying_why(
+def test_a_backend_whose_pool_does_not_exist_is_down_saying_why_until_it_does(
     ceph: CephCluster, tmp_path_factory: pytest.TempPathFactory
 ) -> None:
-    options = rbd_backend(ceph, rbd_pool="no-such-pool")
-    with pytest.raises(RuntimeError, match="no-such-pool"):
-        launch(tmp_path_factory.mktemp("rbd-bad"), backends={"rbd-bad": options})
+    pool = f"late-{uuid.uuid4().hex[:8]}"
+    options = rbd_backend(ceph, rbd_pool=pool)
+    svc = launch(tmp_path_factory.mktemp("rbd-bad"), backends={"rbd-bad": options},
+                 defaults={"report_interval": "1"})  # fmt: skip
+    try:
+        api = svc.client()
+
+        def capabilities() -> dict[str, Any]:
+            found = api.get("/scheduler-stats/get_pools", params={"detail": "true"}).json()
+            return dict(found["pools"][0]["capabilities"]) if found["pools"] else {}
+
+        api.wait_for(lambda: capabilities().get("backend_state") == "down", "reported down")
+        assert pool in capabilities()["backend_state_reason"]
+        assert capabilities()["free_capacity_gb"] == 0
+        assert "rbd-bad is down" in svc.output()
+        assert api.create_volume(1, wait="error")["status"] == "error"  # nowhere to place it
+        ceph.create_pool(pool)  # the service tries its setup again at every report
+        api.wait_for(lambda: capabilities().get("backend_state") == "up", "up", timeout=60)
+        volume = api.create_volume(1)
+        assert volume["status"] == "available"
+        assert f"volume-{volume['id']}" in ceph.images(pool)
+    finally:
+        svc.stop()

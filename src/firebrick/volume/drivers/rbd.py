@@ -63,7 +63,7 @@ class RbdDriver:
         self.staging_dir.mkdir(parents=True, exist_ok=True)
         for leftover in self.staging_dir.iterdir():
             leftover.unlink(missing_ok=True)  # downloads a crash interrupted
-        with self._errors("connect to the pool"), self.client.ioctx() as ioctx:
+        with self._errors(f"open the pool {self.options.pool}"), self.client.ioctx() as ioctx:
             rbd.RBD().list(ioctx)
             self.features = self.client.features()
             # Cinder's default: the libvirt secret is named after the cluster's FSID.

@@ -83,7 +83,7 @@ def volume_stats(driver: RbdDriver, allocated_gb: dict[str, float]) -> dict[str,
     reason: str | None = None
     try:
         if not driver.initialized:
-            raise DriverError("not set up yet (the Ceph pool could not be reached)")
+            raise DriverError(f"not set up: could not open the Ceph pool {opts.pool}")
         pool["free_capacity_gb"], pool["total_capacity_gb"] = pool_capacity(driver)
         if not opts.exclusive_pool:
             pool["provisioned_capacity_gb"] = provisioned_gb(driver)
