@@ -153,6 +153,13 @@ def report_pools(
             conn.execute(insert(pools).values(name=name, backend=backend, **values))
 
 
+def lock_pools(conn: Connection, backend: str) -> None:
+    """Lock a backend's pool rows until the transaction ends (``SELECT … FOR UPDATE``), as
+    a placement locks the row it commits against: counting allocations under this lock
+    sees every placement committed before and is seen by every one committed after."""
+    conn.execute(select(pools.c.name).where(pools.c.backend == backend).with_for_update())
+
+
 def allocations(conn: Connection, backend: str) -> dict[str, float]:
     query = select(pools.c.name, pools.c.allocated_capacity_gb).where(pools.c.backend == backend)
     return {name: float(gb) for name, gb in conn.execute(query)}

@@ -298,14 +298,15 @@ def set_metadata(
     METADATA.set(conn, volume_id, metadata, replace=replace)
 
 
-def remove(conn: Connection, volume_id: str) -> None:
+def remove(conn: Connection, volume_id: str) -> bool:
+    """Delete the volume's row (its usage kept for the audit); whether there was one."""
     from firebrick.db import deleted_resources
 
     gone = find(conn, volume_id)
     if gone is not None:
         deleted_resources.record_volume(conn, gone, now())
     METADATA.clear(conn, volume_id)
-    conn.execute(delete(volumes).where(volumes.c.id == volume_id))
+    return conn.execute(delete(volumes).where(volumes.c.id == volume_id)).rowcount > 0
 
 
 def in_status(conn: Connection, statuses: Iterable[str], host_prefix: str) -> list[str]:

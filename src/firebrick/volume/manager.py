@@ -11,7 +11,7 @@ from typing import Any
 from taskflow import engines
 from taskflow.persistence import models
 
-from firebrick.db import groups, manageable, quotas, recovery, services, snapshots, volumes
+from firebrick.db import groups, quotas, recovery, services, snapshots, volumes
 from firebrick.db.engine import Database
 from firebrick.db.outage import is_outage
 from firebrick.domain import quota, statuses
@@ -20,9 +20,10 @@ from firebrick.domain.model import Volume
 from firebrick.image.access import GlanceAccess
 from firebrick.notifier import Notifier, volume_usage
 from firebrick.rpc.bus import SCHEDULER_TOPIC, Bus, cast_or_defer, volume_topic
-from firebrick.targets.base import STORAGE_PROTOCOLS, Target
+from firebrick.targets.base import Target
 from firebrick.volume import backups as backup_devices
-from firebrick.volume import flow_timeline
+from firebrick.volume import flow_timeline, orphans
+from firebrick.volume import report as capacity_report
 from firebrick.volume.attach import AttachWorker
 from firebrick.volume.drivers.base import VolumeDriver
 from firebrick.volume.extend import ExtendWorker
@@ -140,7 +141,7 @@ class VolumeManager:
 
     def _recover(self) -> None:
         """What a start finds left over: orphans, cache entries, exports, migrations."""
-        self._remove_orphans()
+        orphans.remove(self.db, self.driver, self.backend)
         self.images.reconcile()
         if self.attacher is not None:
             # Hosts that were attached before a restart find their targets again.
@@ -167,68 +168,11 @@ class VolumeManager:
                 LOG.exception("Backend %s: capacity report failed", self.backend)
 
     def report(self, *, reset_allocations: bool = False) -> None:
-        """Heartbeat and publish the pools' capabilities and capacity.
-
-        Each pool report carries the allocations it was measured against, so that the
-        scheduler can account for placements and deletes made after it.
-        """
-        with self.db.write() as conn:
-            if reset_allocations:
-                counted = volumes.allocated_by_pool(conn, self.backend)
-                allocated = {name: float(gb) for name, gb in counted.items()}
-            else:
-                allocated = services.allocations(conn, self.backend)
-            by_pool = {name.split("#", 1)[1]: gb for name, gb in allocated.items()}
-            stats = self.driver.get_volume_stats(by_pool)
-            backend_caps = {k: v for k, v in stats.items() if k != "pools"}
-            if self.target is not None:
-                # The driver stores; the target is what hosts speak to reach the data.
-                backend_caps["storage_protocol"] = STORAGE_PROTOCOLS[self.target.protocol]
-                # Back-end QoS specs are enforced by qemu-nbd's throttling, not by tgt.
-                backend_caps["QoS_support"] = self.target.protocol == "nbd"
-            reports = {}
-            for pool in stats.get("pools", []):
-                name = f"{self.backend}#{pool['pool_name']}"
-                reports[name] = {**backend_caps, **pool}
-                reports[name]["allocated_capacity_gb"] = allocated.get(name, 0.0)
-            services.heartbeat(conn, self.backend, BINARY, self.topic, self.availability_zone)
-            reset_to = {n: allocated.get(n, 0.0) for n in reports} if reset_allocations else None
-            services.report_pools(
-                conn,
-                self.backend,
-                self.availability_zone,
-                reports,
-                allocated=reset_to,
-            )
-
-    def _remove_orphans(self) -> None:
-        """Delete storage this backend made for volumes that now live elsewhere.
-
-        A create that was rescheduled away (or moved by a cleanup) can leave a volume's
-        storage behind; at start nothing is in flight on this backend, so storage of a
-        volume whose row names another backend, or none, is garbage. Storage no row claims
-        at all is *kept*: it may be an unmanaged volume or an operator's file waiting to
-        be managed, and deleting it would destroy data nobody asked to delete.
-        """
-        found = self.driver.volume_ids()
-        with self.db.read() as conn:
-            hosts = manageable.hosts_of(conn, found)
-        ours = f"{self.backend}#"
-        unclaimed = sorted(found - set(hosts))
-        if unclaimed:
-            LOG.info("Backend %s: keeping storage no volume claims (unmanaged, or not managed "
-                     "yet): %s", self.backend, ", ".join(unclaimed))  # fmt: skip
-        for volume_id, host in sorted(hosts.items()):
-            if host is not None and (host.startswith(ours) or host == self.backend):
-                continue
-            LOG.warning("Backend %s: removing orphaned storage of volume %s", self.backend,
-                        volume_id)  # fmt: skip
-            orphan = Volume(id=volume_id, project_id="", user_id="", size=0, status="deleting",
-                            created_at=volumes.now())  # fmt: skip
-            try:
-                self.driver.delete_volume(orphan)
-            except Exception:
-                LOG.exception("Backend %s: could not remove orphan %s", self.backend, volume_id)
+        """Heartbeat and publish the pools' capabilities and capacity (see report.py)."""
+        capacity_report.publish(
+            self.db, self.driver, self.target, self.backend, self.availability_zone,
+            BINARY, reset_allocations=reset_allocations,
+        )  # fmt: skip
 
     def _resume_unfinished(self) -> None:
         """Move on every volume this backend left in a transitional status."""
@@ -417,7 +361,11 @@ class VolumeManager:
                 volumes.update(conn, volume_id, {"status": statuses.ERROR_DELETING})
             return
         with self.db.write() as conn:
-            volumes.remove(conn, volume_id)
+            if not volumes.remove(conn, volume_id):
+                # Another process serving this backend deleted it first and gave the
+                # quota and the allocation back already.
+                LOG.info("Volume %s: already deleted by another service", volume_id)
+                return
             if volume.use_quota:
                 quotas.add_usage(
                     conn,

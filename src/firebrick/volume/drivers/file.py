@@ -75,6 +75,10 @@ class FileDriver:
         self.create_delay = float(backend.get("file_create_delay") or 0)
         # Test hook: hold every snapshot and copy this long once made (group crash tests).
         self.copy_delay = float(backend.get("file_copy_delay") or 0)
+        # Test hooks: hold every delete (before the file goes) and every capacity report
+        # this long (the accounting race tests).
+        self.delete_delay = float(backend.get("file_delete_delay") or 0)
+        self.stats_delay = float(backend.get("file_stats_delay") or 0)
         self.volume_format = _choice(backend, "file_volume_format", FORMATS)
         self.configured_method = _choice(backend, "file_clone_method", METHODS)
         if self.configured_method == "qcow2" and self.volume_format != "qcow2":
@@ -150,6 +154,10 @@ class FileDriver:
         return file_stats.health(self.directory)
 
     def get_volume_stats(self, allocated_gb: dict[str, float]) -> dict[str, Any]:
+        if self.stats_delay:
+            LOG.info("Backend %s: holding the capacity report %g s (file_stats_delay)",
+                     self.backend.name, self.stats_delay)  # fmt: skip
+            time.sleep(self.stats_delay)
         return file_stats.report(self, allocated_gb)
 
     # Paths ----------------------------------------------------------------------------
@@ -212,6 +220,8 @@ class FileDriver:
 
     def delete_volume(self, volume: Volume) -> None:
         self.check_ready()
+        if self.delete_delay:
+            time.sleep(self.delete_delay)
         try:
             self.store.remove(self.path(volume.storage_id))
         except OSError as exc:
