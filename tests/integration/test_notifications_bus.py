@@ -19,6 +19,7 @@ from typing import Any
 import kombu
 import pytest
 from attach_helpers import attach, connector, detach, require_tools, stop_targets, target_backend
+from backup_helpers import create_backup, wait_backup_gone
 from harness import Service, VolumeApi
 from notification_listener import NotificationListener, Received
 
@@ -292,6 +293,10 @@ def test_usage_audit_sends_exists_for_live_and_deleted_resources(
         resp = api.post("/snapshots", json={"snapshot": {"volume_id": kept}})
         snapshot_id = resp.json()["snapshot"]["id"]
         wait_status(api, f"/snapshots/{snapshot_id}", "snapshot", "available")
+        kept_backup = create_backup(api, kept)["id"]
+        gone_backup = create_backup(api, dropped)["id"]
+        assert api.delete(f"/backups/{gone_backup}").status_code == 202
+        wait_backup_gone(api, gone_backup)
         assert api.delete(f"/volumes/{dropped}").status_code == 202
         api.wait_for(lambda: api.get(f"/volumes/{dropped}").status_code == 404, "deleted")
 
@@ -317,6 +322,17 @@ def test_usage_audit_sends_exists_for_live_and_deleted_resources(
                                      and r.payload["snapshot_id"] == snapshot_id)  # fmt: skip
     assert snapshot.publisher_id == f"snapshot.{HOST}"
     assert set(snapshot.payload) == SNAPSHOT_KEYS | set(period)
+
+    backups = {r.payload["backup_id"]: r for r in ceilometer.wait_for(
+        lambda r: r.event_type == "backup.exists" and r.payload["tenant_id"] == api.project,
+        count=2)}  # fmt: skip
+    assert set(backups) == {kept_backup, gone_backup}  # a deleted backup counts too
+    for event in backups.values():
+        assert event.publisher_id == f"backup.{HOST}" and event.priority == "INFO"
+        assert {k: event.payload[k] for k in period} == period
+        assert {"backup_id", "volume_id", "size", "status", "created_at"} <= set(event.payload)
+    assert backups[kept_backup].payload["status"] == "available"
+    assert backups[gone_backup].payload["status"] == "deleted"
 
     # --send_actions: the creates and deletes of the period again, each at its moment.
     replayed = ceilometer.wait_for(

@@ -1,12 +1,13 @@
 """Reading and writing backup rows and their metadata.
 
 A deleted backup keeps its row (``deleted``) as Cinder keeps it, so that an export record
-can bring it back; nothing but ``find_any`` ever reads one.
+can bring it back; only ``find_any`` and the usage audit (``existed_in``) read one.
 """
 
 from __future__ import annotations
 
 from collections.abc import Collection, Mapping, Sequence
+from datetime import datetime
 from typing import Any
 
 from sqlalchemy import ColumnElement, Connection, Row, case, delete, false, func, insert, select
@@ -192,6 +193,21 @@ def mark_deleted(conn: Connection, backup_id: str) -> bool:
     values = {"status": DELETED, "deleted": True, "deleted_at": stamp, "updated_at": stamp,
               "device": None, "point_id": None, "point_host": None}  # fmt: skip
     return conn.execute(query.values(**values)).rowcount > 0
+
+
+def existed_in(
+    conn: Connection, begin: datetime, end: datetime
+) -> list[tuple[Backup, datetime | None]]:
+    """Every backup that existed at some time in [begin, end), deleted ones included, with
+    when it was deleted (the usage audit)."""
+    rows = conn.execute(
+        select(backups)
+        .where(backups.c.created_at < end)
+        .where((backups.c.deleted == false()) | (backups.c.deleted_at >= begin))
+        .order_by(backups.c.created_at)
+    ).all()
+    found = _backups(conn, rows)
+    return [(b, row._mapping["deleted_at"]) for b, row in zip(found, rows, strict=True)]
 
 
 def revive(conn: Connection, backup_id: str, values: Mapping[str, Any]) -> bool:

@@ -1,13 +1,13 @@
 """``firebrick volume-usage-audit``: Cinder's ``cinder-volume-usage-audit``.
 
 For one period (the last completed ``volume_usage_audit_period``, or ``--start_time`` to
-``--end_time``) it sends ``volume.exists`` and ``snapshot.exists`` for every volume and
-snapshot that existed at any time in it, deleted ones included, each payload with
-``audit_period_beginning`` and ``audit_period_ending``: what Ceilometer and billing tools
-count usage from. With ``--send_actions`` it also sends again the ``create.start``/``.end``
-of those created in the period and the ``delete.start``/``.end`` of those deleted in it,
-their audit period being that moment. Publishers are ``volume.<host>`` and
-``snapshot.<host>`` (this host), at INFO, as Cinder's.
+``--end_time``) it sends ``volume.exists``, ``snapshot.exists`` and ``backup.exists`` for
+every volume, snapshot and backup that existed at any time in it, deleted ones included,
+each payload with ``audit_period_beginning`` and ``audit_period_ending``: what Ceilometer
+and billing tools count usage from. With ``--send_actions`` it also sends again the
+``create.start``/``.end`` of those created in the period and the ``delete.start``/``.end``
+of those deleted in it, their audit period being that moment. Publishers are ``volume.<host>``,
+``snapshot.<host>`` and ``backup.<host>`` (this host), at INFO, as Cinder's.
 """
 
 from __future__ import annotations
@@ -18,8 +18,9 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
-from firebrick.db import deleted_resources, snapshots, volumes
+from firebrick.db import backups, deleted_resources, snapshots, volumes
 from firebrick.db.engine import Database
+from firebrick.domain.backups import backup_usage
 from firebrick.notifier import Notifier, snapshot_usage, volume_usage
 
 LOG = logging.getLogger("firebrick.notifications")
@@ -41,7 +42,7 @@ def stamp(value: datetime) -> str:
 class Resource:
     """One audited volume or snapshot: its usage payload and its lifetime."""
 
-    kind: str  # volume, snapshot
+    kind: str  # volume, snapshot, backup
     usage: dict[str, Any]
     created_at: datetime
     deleted_at: datetime | None = None
@@ -60,7 +61,7 @@ class UsageAudit:
     host: str
 
     def resources(self, begin: datetime, end: datetime) -> list[Resource]:
-        """Every volume, then every snapshot, that existed at some time in [begin, end)."""
+        """Every volume, snapshot, then backup that existed at some time in [begin, end)."""
         found: list[Resource] = []
         with self.db.read() as conn:
             for volume in volumes.created_before(conn, end):
@@ -70,7 +71,9 @@ class UsageAudit:
                 usage = snapshot_usage(snapshot, zone)
                 found.append(Resource("snapshot", usage, snapshot.created_at))
             found += self._deleted(conn, "snapshot", begin, end)
-            # Backups join here once they exist, as Cinder's audit sends backup.exists.
+            for backup, deleted_at in backups.existed_in(conn, begin, end):
+                found.append(Resource("backup", backup_usage(backup), backup.created_at,
+                                      deleted_at))  # fmt: skip
         return found
 
     @staticmethod
