@@ -166,12 +166,7 @@ def test_every_role_is_scraped_when_scaled_out(cluster_factory, start_prometheus
     cluster = cluster_factory(backends={"file-1": {}}, roles=())
     scheduler_port, volume_port = free_port(), free_port()
     # The scheduler takes its port from the configuration, the volume service from the flag.
-    role = cluster.role("scheduler")
-    role.config_path.write_text(
-        role.config_path.read_text().replace(
-            "[DEFAULT]\n", f"[DEFAULT]\nmetrics_port = {scheduler_port}\n", 1
-        )
-    )
+    cluster.overrides["scheduler"] = {"DEFAULT": {"metrics_port": str(scheduler_port)}}
     cluster.extra_args["volume-file-1"] = ["--metrics-port", str(volume_port)]
     cluster.start("volume-file-1", "scheduler", "api")
     cluster.wait_for_pools("file-1")
