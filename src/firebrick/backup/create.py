@@ -9,7 +9,8 @@
 
 How an incremental finds what changed, best first: the extent maps of the new point and
 the parent's point (raw volumes on a reflink filesystem); the allocation of the qcow2
-layers above the parent's point; else every data range of the volume is read (holes are
+layers above the parent's point; librbd's ``diff_iterate`` between the parent's and the
+new snapshot (RBD volumes); else every data range of the volume is read (holes are
 skipped) and each block's digest compared with the parent's, as Cinder does.
 """  # noqa: E501
 
@@ -29,6 +30,7 @@ from firebrick.backup.context import (
     DEVICE_FAILED,
     BackupContext,
 )
+from firebrick.backup.rbd_device import RbdSource
 from firebrick.backup.sources import FileSource, Qcow2Source
 from firebrick.backup.writer import ChunkedWriter, Plan
 from firebrick.db import backups, images, snapshots, volumes
@@ -178,7 +180,7 @@ class BackupCreator:
 
     def _plan(
         self,
-        source: FileSource | Qcow2Source,
+        source: FileSource | Qcow2Source | RbdSource,
         device: dict[str, Any],
         parent: Manifest | None,
         parent_digests: bytes | None,
@@ -191,6 +193,8 @@ class BackupCreator:
         if point and devices.is_local(device) and parent.size <= size:
             if isinstance(source, FileSource):
                 changed, method = source.changed_since(Path(point["path"])), "extent-map"
+            elif isinstance(source, RbdSource):
+                changed, method = source.changed_since(point["snapshot"]), "rbd-diff"
             else:
                 changed, method = source.changed_since(point["name"]), "allocation-map"
         if changed is None:
