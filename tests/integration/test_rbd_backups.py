@@ -7,14 +7,19 @@ block verified."""
 from __future__ import annotations
 
 import json
+import uuid
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import pytest
 from backup_helpers import backup_objects, create_backup, restore, wait_backup, wait_backup_gone
-from ceph_helpers import holds_pattern, rbd_backend, write_pattern
+from ceph_helpers import holds_pattern, rbd_backend, rbd_user, write_pattern
 from harness import Service, VolumeApi, launch
-from infra.ceph import CephCluster
+from infra.ceph import CephCluster, S3Server
+from keystone_helpers import assert_no_secrets, firebrick_texts
+
+from firebrick.backup import rbd_device
 
 MiB = 1 << 20
 ADMIN = "3.71"
@@ -150,3 +155,74 @@ def test_a_flipped_byte_in_an_rbd_backup_leaves_the_volume_error_restoring(
     messages = api.get("/messages", headers=api.mv("3.3")).json()["messages"]
     texts = [m["user_message"] for m in messages if m["resource_uuid"] == backup["id"]]
     assert any("corrupt" in t for t in texts), texts
+
+
+def cephx_key(keyring: Path) -> str:
+    for line in keyring.read_text().splitlines():
+        if line.strip().startswith("key"):
+            return line.split("=", 1)[1].strip()
+    raise AssertionError(f"no key in {keyring}")
+
+
+def test_rbd_volume_round_trip_on_s3_keeps_the_key_out_of_the_logs(
+    start_service: Any, ceph: CephCluster, s3_server: S3Server
+) -> None:
+    svc = start_service(backends={"rbd-1": rbd_backend(ceph)}, defaults={
+        "backup_driver": "cinder.backup.drivers.s3.S3BackupDriver",
+        "backup_s3_endpoint_url": s3_server.endpoint_url,
+        "backup_s3_store_access_key": s3_server.access_key,
+        "backup_s3_store_secret_key": s3_server.secret_key,
+        "backup_s3_store_bucket": "rbd-backups",
+        "backup_compression_algorithm": "zlib",
+    })  # fmt: skip
+    with svc.client(microversion=ADMIN) as api:
+        vid = api.create_volume(1)["id"]
+        write_pattern(ceph, image(vid), 0x0C, 8 * MiB, 8 * MiB)
+        full = create_backup(api, vid)
+        write_pattern(ceph, image(vid), 0x0D, 12 * MiB, 4 * MiB)
+        incremental = create_backup(api, vid, incremental=True)
+        assert full["container"] == incremental["container"] == "rbd-backups"
+        new = restore(api, incremental["id"])["volume_id"]
+        assert api.wait_for_volume(new)["status"] == "available"
+        assert holds_pattern(ceph, image(new), 0x0C, 8 * MiB, 4 * MiB)
+        assert holds_pattern(ceph, image(new), 0x0D, 12 * MiB, 4 * MiB)
+    assert_no_secrets(firebrick_texts(svc), {cephx_key(rbd_user(ceph))})
+
+
+def test_the_backup_role_reaches_the_cluster_without_this_hosts_configuration(
+    ceph: CephCluster, tmp_path: Path
+) -> None:
+    """A backup service on another host has neither ceph.conf nor the keyring file: the
+    monitors and the key in the device record suffice, and the key's file is removed."""
+    keyring = rbd_user(ceph)
+    name = f"volume-{uuid.uuid4()}"
+    ceph.run("rbd", "create", "--size", "64M", f"{ceph.pool}/{name}")
+    write_pattern(ceph, name, 0x3C, 4 * MiB, 4 * MiB)
+    ceph.run("rbd", "snap", "create", f"{ceph.pool}/{name}@backup.one")
+    spec = {"pool": ceph.pool, "image": name, "snapshot": "backup.one", "user": "cinder",
+            "cluster_name": "ceph", "ceph_conf": "/nonexistent/ceph.conf",
+            "mon_host": ceph.mon_host, "keyring_conf": "/nonexistent/keyring",
+            "keyring": keyring.read_text()}  # fmt: skip
+    work = tmp_path / "work"
+    try:
+        with rbd_device.open_source({"size": 64 * MiB, "rbd": spec}, work) as source:
+            assert source.data_ranges() == [(4 * MiB, 4 * MiB)]
+            assert source.read(4 * MiB, MiB) == bytes([0x3C]) * MiB
+            assert source.read(60 * MiB, 4 * MiB) == bytes(4 * MiB)
+            assert list(work.iterdir()) == []  # the key's file is gone once connected
+        with rbd_device.open_target({"size": 64 * MiB, "rbd": spec}, work) as target:
+            target.write(0, bytes([0x3D]) * MiB)
+            target.zero(4 * MiB, 4 * MiB)
+        assert holds_pattern(ceph, name, 0x3D, 0, MiB)
+        assert holds_pattern(ceph, name, 0, 4 * MiB, 4 * MiB)
+        bad = {
+            **spec,
+            "keyring": "[client.cinder]\n\tkey = AQBxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx==\n",
+        }
+        refused = pytest.raises(RuntimeError, match="could not connect")
+        with refused, rbd_device.open_source({"size": 64 * MiB, "rbd": bad}, work):
+            pass
+        assert list(work.iterdir()) == []
+    finally:
+        ceph.run("rbd", "snap", "purge", f"{ceph.pool}/{name}")
+        ceph.run("rbd", "rm", f"{ceph.pool}/{name}")

@@ -43,9 +43,10 @@ def _bindings() -> tuple[Any, Any]:
 @contextmanager
 def _cluster(spec: dict[str, Any], work_dir: Path) -> Iterator[Any]:
     rados, _rbd = _bindings()
-    conffile = spec.get("ceph_conf") or ""
+    # None: no file at all (librados would otherwise look in its default places).
+    conffile: str | None = spec.get("ceph_conf") or None
     if conffile and not Path(conffile).is_file():
-        conffile = ""
+        conffile = None
     conf: dict[str, str] = {}
     if not conffile and spec.get("mon_host"):
         conf["mon_host"] = str(spec["mon_host"])
@@ -58,18 +59,22 @@ def _cluster(spec: dict[str, Any], work_dir: Path) -> Iterator[Any]:
         conf["keyring"] = keyfile
     elif spec.get("keyring_conf") and Path(spec["keyring_conf"]).is_file():
         conf["keyring"] = str(spec["keyring_conf"])
-    cluster = rados.Rados(rados_id=spec.get("user") or None,
-                          clustername=spec.get("cluster_name") or "ceph",
-                          conffile=conffile, conf=conf)  # fmt: skip
     try:
+        cluster = rados.Rados(rados_id=spec.get("user") or None,
+                              clustername=spec.get("cluster_name") or "ceph",
+                              conffile=conffile, conf=conf)  # fmt: skip
         try:
             cluster.connect(timeout=60)
-        except rados.Error as exc:
-            raise RuntimeError(f"could not connect to the Ceph cluster: {type(exc).__name__}") \
-                from None  # fmt: skip
-        finally:
-            if keyfile is not None:
-                os.unlink(keyfile)
+        except rados.Error:
+            cluster.shutdown()
+            raise
+    except rados.Error as exc:
+        raise RuntimeError(f"could not connect to the Ceph cluster: {type(exc).__name__}") \
+            from None  # fmt: skip
+    finally:
+        if keyfile is not None:
+            os.unlink(keyfile)
+    try:
         yield cluster
     finally:
         cluster.shutdown()
