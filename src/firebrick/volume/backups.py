@@ -4,13 +4,16 @@ writes, and the points kept for the next incremental.
 | request | does | then |
 | --- | --- | --- |
 | ``backup_device`` (backup) | freezes the data to read: a backup *point* kept for the next incremental (qcow2 volumes: a layer of the volume's chain, see ``drivers/file_backup.py``; raw volumes on a reflink filesystem: a reflink copy), a temporary snapshot (an in-use volume, Cinder's ``force``), or nothing (an available volume is read in place; a snapshot is read as it is) | records the device in the backup's row, casts ``continue_backup`` |
-| ``backup_device`` (restore) | names the volume's file | casts ``continue_restore`` |
+| ``backup_device`` (backup, RBD) | snapshots the image (``backup.<point>``, in use or not), kept as the point the next incremental's ``diff_iterate`` starts from; a snapshot is read as it is (``drivers/rbd_backup.py``) | as above |
+| ``backup_device`` (restore) | names the volume's file (RBD: the image and how to reach the cluster) | casts ``continue_restore`` |
 | ``release_backup_device`` | removes the export and the temporary snapshot; keeps a successful backup's point and drops the volume's older ones (qcow2: merged into the newest when the next backup starts) (a failed backup's point goes) | — |
 | ``release_backup_point`` | removes a deleted backup's point | — |
 
 When the backup service runs on another host, the file is exported through the volume's
 own target (read-only for a backup, read-write for a restore), keyed by the backup's id;
-its connection info (with the secret) lives in the backup's row only.
+its connection info (with the secret) lives in the backup's row only. An RBD image is
+never exported: the device names the cluster (with the user's key, in the row only) and
+the backup service reads and writes it through librbd wherever it runs.
 """  # noqa: E501
 
 from __future__ import annotations
