@@ -226,3 +226,116 @@ def test_the_backup_role_reaches_the_cluster_without_this_hosts_configuration(
     finally:
         ceph.run("rbd", "snap", "purge", f"{ceph.pool}/{name}")
         ceph.run("rbd", "rm", f"{ceph.pool}/{name}")
+
+
+# backup_driver = ceph ---------------------------------------------------------------------
+
+BACKUP_POOL = "backups"
+
+
+@pytest.fixture(scope="module")
+def ceph_svc(ceph: CephCluster, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Service]:
+    if BACKUP_POOL not in ceph.run("ceph", "osd", "pool", "ls").split():
+        ceph.create_pool(BACKUP_POOL)
+    rbd_user(ceph)
+    backends = {"rbd-1": rbd_backend(ceph), "file-1": {}}
+    service = launch(tmp_path_factory.mktemp("ceph-backups"), backends=backends,
+                     defaults={"backup_driver": "cinder.backup.drivers.ceph.CephBackupDriver",
+                               "backup_ceph_conf": str(ceph.conf),
+                               "backup_ceph_user": "cinder",
+                               "backup_ceph_pool": BACKUP_POOL,
+                               "backup_ceph_chunk_size": str(4 * MiB),
+                               "quota_volumes": "-1", "quota_backups": "-1"})  # fmt: skip
+    with service.client(microversion=ADMIN) as api:
+        for name in backends:
+            body = {"volume_type": {"name": name,
+                                    "extra_specs": {"volume_backend_name": name}}}  # fmt: skip
+            assert api.post("/types", json=body).status_code == 200
+    yield service
+    service.stop()
+
+
+def backup_image_diff(ceph: CephCluster, spec: str, since: str) -> int:
+    """Bytes of ``spec`` (pool/image@snap) that differ from its snapshot ``since``."""
+    extents = json.loads(ceph.run("rbd", "diff", "--format", "json", "--from-snap", since, spec))
+    return sum(int(e["length"]) for e in extents)
+
+
+def test_ceph_driver_backs_up_an_rbd_volume_rbd_to_rbd_incrementally(
+    ceph_svc: Service, ceph: CephCluster
+) -> None:
+    with ceph_svc.client(microversion=ADMIN) as api:
+        vid = api.create_volume(1, volume_type="rbd-1")["id"]
+        write_pattern(ceph, image(vid), 0x11, 0, 4 * MiB)
+        write_pattern(ceph, image(vid), 0x22, 512 * MiB, 8 * MiB)
+        full = create_backup(api, vid)
+        assert full["container"] == BACKUP_POOL and full["object_count"] == 0
+        chain = f"volume-{vid}.backup.{full['id']}"
+        assert chain in ceph.images(BACKUP_POOL)
+        assert ceph.snapshots(f"{BACKUP_POOL}/{chain}") == [f"backup.{full['id']}"]
+
+        write_pattern(ceph, image(vid), 0x33, 0, 4 * MiB)
+        write_pattern(ceph, image(vid), 0x44, 256 * MiB, 4 * MiB)
+        incremental = create_backup(api, vid, incremental=True)
+        assert incremental["is_incremental"] is True
+        snaps = [f"backup.{full['id']}", f"backup.{incremental['id']}"]
+        assert ceph.snapshots(f"{BACKUP_POOL}/{chain}") == snaps
+        # Only the changed objects were written onto the chain's image (export-diff's work).
+        assert backup_image_diff(ceph, f"{BACKUP_POOL}/{chain}@{snaps[1]}", snaps[0]) == 8 * MiB
+        # … and only those were read from the volume (diff_iterate from the parent's point).
+        logs = "\n".join(firebrick_texts(ceph_svc).values())
+        assert f"Backup {incremental['id']}: rbd-diff into" in logs
+        assert f"read {8 * MiB} bytes, wrote {8 * MiB}" in logs
+
+        # A new RBD volume from the full backup (POST /volumes with backup_id, 3.47).
+        new = api.create_volume(1, volume_type="rbd-1", backup_id=full["id"])["id"]
+        assert holds_pattern(ceph, image(new), 0x11, 0, 4 * MiB)
+        assert holds_pattern(ceph, image(new), 0x22, 512 * MiB, 8 * MiB)
+        assert holds_pattern(ceph, image(new), 0, 256 * MiB, 4 * MiB)
+
+        write_pattern(ceph, image(vid), 0x55, 0, 4 * MiB)
+        write_pattern(ceph, image(vid), 0x66, 600 * MiB, 4 * MiB)
+        restore(api, incremental["id"], vid)
+        assert api.wait_for_volume(vid)["status"] == "available"
+        assert holds_pattern(ceph, image(vid), 0x33, 0, 4 * MiB)
+        assert holds_pattern(ceph, image(vid), 0x44, 256 * MiB, 4 * MiB)
+        assert holds_pattern(ceph, image(vid), 0x22, 512 * MiB, 8 * MiB)
+        assert holds_pattern(ceph, image(vid), 0, 600 * MiB, 4 * MiB)
+
+        refused = api.delete(f"/backups/{full['id']}")
+        assert refused.status_code == 400, refused.text
+        for backup in (incremental, full):
+            assert api.delete(f"/backups/{backup['id']}").status_code == 202
+            wait_backup_gone(api, backup["id"])
+        assert chain not in ceph.images(BACKUP_POOL)
+        api.wait_for(lambda: snapshots(ceph, vid) == [], "the backup point removed")
+
+
+def test_ceph_driver_backs_up_a_file_volume_and_restores_it(
+    ceph_svc: Service, ceph: CephCluster
+) -> None:
+    with ceph_svc.client(microversion=ADMIN) as api:
+        vid = api.create_volume(1, volume_type="file-1")["id"]
+        path = ceph_svc.find_volume_file(vid)
+        assert path is not None
+        with open(path, "r+b") as handle:
+            handle.seek(8 * MiB)
+            handle.write(b"\xab" * (2 * MiB))
+        full = create_backup(api, vid)
+        with open(path, "r+b") as handle:
+            handle.seek(100 * MiB)
+            handle.write(b"\xcd" * MiB)
+        incremental = create_backup(api, vid, incremental=True)
+        chain = f"volume-{vid}.backup.{full['id']}"
+        snaps = [f"backup.{full['id']}", f"backup.{incremental['id']}"]
+        assert ceph.snapshots(f"{BACKUP_POOL}/{chain}") == snaps
+        # Compared piece by piece: only the changed object was written.
+        assert backup_image_diff(ceph, f"{BACKUP_POOL}/{chain}@{snaps[1]}", snaps[0]) <= 4 * MiB
+
+        new = api.create_volume(1, volume_type="file-1", backup_id=incremental["id"])["id"]
+        restored = ceph_svc.find_volume_file(new)
+        assert restored is not None
+        assert restored.read_bytes()[: 200 * MiB] == path.read_bytes()[: 200 * MiB]
+        with open(restored, "rb") as handle:
+            handle.seek(100 * MiB)
+            assert handle.read(MiB) == b"\xcd" * MiB
