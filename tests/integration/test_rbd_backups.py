@@ -339,3 +339,26 @@ def test_ceph_driver_backs_up_a_file_volume_and_restores_it(
         with open(restored, "rb") as handle:
             handle.seek(100 * MiB)
             assert handle.read(MiB) == b"\xcd" * MiB
+
+
+def test_ceph_driver_refuses_a_backup_whose_snapshot_is_gone(
+    ceph_svc: Service, ceph: CephCluster
+) -> None:
+    with ceph_svc.client(microversion=ADMIN) as api:
+        vid = api.create_volume(1, volume_type="rbd-1")["id"]
+        write_pattern(ceph, image(vid), 0x77, 0, 4 * MiB)
+        backup = create_backup(api, vid)
+        chain = f"{BACKUP_POOL}/volume-{vid}.backup.{backup['id']}"
+        ceph.run("rbd", "snap", "rm", f"{chain}@backup.{backup['id']}")
+        write_pattern(ceph, image(vid), 0x78, 0, 4 * MiB)
+        restore(api, backup["id"], vid)
+        assert api.wait_for_volume(vid, "error_restoring")["status"] == "error_restoring"
+        assert holds_pattern(ceph, image(vid), 0x78, 0, 4 * MiB)  # nothing written
+        assert wait_backup(api, backup["id"])["status"] == "available"
+        messages = api.get("/messages", headers=api.mv("3.3")).json()["messages"]
+        texts = [m["user_message"] for m in messages if m["resource_uuid"] == backup["id"]]
+        assert any("missing" in t for t in texts), texts
+        # Deleting it removes the chain's image even without its snapshot.
+        assert api.delete(f"/backups/{backup['id']}").status_code == 202
+        wait_backup_gone(api, backup["id"])
+        assert f"volume-{vid}.backup.{backup['id']}" not in ceph.images(BACKUP_POOL)
