@@ -6,6 +6,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from firebrick.backup.drivers.ceph import CephSettings
 from firebrick.domain.backups import SERVICES
 
 COMPRESSION = {
@@ -35,7 +36,7 @@ class S3Settings:
 
 @dataclass(frozen=True)
 class BackupSettings:
-    driver: str  # posix or s3
+    driver: str  # posix, s3 or ceph
     posix_path: Path
     object_size: int  # bytes of volume data in one stored object
     sha_block_size: int
@@ -43,6 +44,7 @@ class BackupSettings:
     max_operations: int  # 0: unlimited
     container: str | None = None
     s3: S3Settings | None = None
+    ceph: CephSettings | None = None
     # Firebrick's: where data read from afar is staged, and the progress period.
     work_dir: Path | None = None
     progress_interval: float = 5.0
@@ -62,12 +64,14 @@ def _bool(value: str | None, default: bool) -> bool:
 
 
 def driver_name(value: str) -> str:
-    """``posix``/``s3``, from either that or Cinder's class path."""
+    """``posix``/``s3``/``ceph``, from either that or Cinder's class path."""
     value = value.strip()
     for name, path in SERVICES.items():
         if value in (name, path, path.rsplit(".", 1)[0]):
             return name
-    raise ValueError(f"backup_driver must be posix or s3 (or Cinder's class path), not {value!r}")
+    raise ValueError(
+        f"backup_driver must be posix, s3 or ceph (or Cinder's class path), not {value!r}"
+    )
 
 
 def load(options: Mapping[str, str], state_path: Path) -> BackupSettings:
@@ -105,6 +109,7 @@ def load(options: Mapping[str, str], state_path: Path) -> BackupSettings:
             retry_mode=opt("backup_s3_retry_mode", "legacy") or "legacy",
             md5_validation=_bool(opt("backup_s3_md5_validation"), True),
         )
+    ceph = _ceph(options) if name == "ceph" else None
     posix_path = Path(opt("backup_posix_path") or state_path / "backup").expanduser()
     return BackupSettings(
         driver=name,
@@ -115,7 +120,26 @@ def load(options: Mapping[str, str], state_path: Path) -> BackupSettings:
         max_operations=max(0, int(opt("backup_max_operations", "15") or 15)),
         container=opt("backup_container") or None,
         s3=s3,
+        ceph=ceph,
         work_dir=Path(opt("backup_work_dir") or state_path / "backup-work").absolute(),
         progress_interval=float(opt("backup_timer_interval", "5") or 5),
         test_delay=float(opt("backup_test_delay", "0") or 0),
+    )
+
+
+def _ceph(options: Mapping[str, str]) -> CephSettings:
+    """Cinder's ``backup_ceph_*`` options."""
+    opt = options.get
+    chunk = int(opt("backup_ceph_chunk_size", str(128 << 20)) or 128 << 20)
+    if chunk < 4096 or chunk & (chunk - 1):
+        raise ValueError(
+            f"backup_ceph_chunk_size must be a power of 2 of at least 4096, not {chunk}"
+        )
+    return CephSettings(
+        conf=opt("backup_ceph_conf", "/etc/ceph/ceph.conf") or "/etc/ceph/ceph.conf",
+        user=opt("backup_ceph_user", "cinder") or "cinder",
+        pool=opt("backup_ceph_pool", "backups") or "backups",
+        chunk_size=chunk,
+        stripe_unit=max(0, int(opt("backup_ceph_stripe_unit", "0") or 0)),
+        stripe_count=max(0, int(opt("backup_ceph_stripe_count", "0") or 0)),
     )

@@ -9,19 +9,21 @@
 
 How an incremental finds what changed, best first: the extent maps of the new point and
 the parent's point (raw volumes on a reflink filesystem); the allocation of the qcow2
-layers above the parent's point; else every data range of the volume is read (holes are
+layers above the parent's point; librbd's ``diff_iterate`` between the parent's and the
+new snapshot (RBD volumes); else every data range of the volume is read (holes are
 skipped) and each block's digest compared with the parent's, as Cinder does.
 """  # noqa: E501
 
 from __future__ import annotations
 
 import hashlib
+import json
 import logging
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from firebrick.backup import chunked, devices
+from firebrick.backup import ceph_backup, chunked, devices
 from firebrick.backup.chunked import Manifest, Range, align
 from firebrick.backup.context import (
     CREATE_FAILED,
@@ -29,6 +31,8 @@ from firebrick.backup.context import (
     DEVICE_FAILED,
     BackupContext,
 )
+from firebrick.backup.drivers.ceph import CephStore
+from firebrick.backup.rbd_device import RbdSource
 from firebrick.backup.sources import FileSource, Qcow2Source
 from firebrick.backup.writer import ChunkedWriter, Plan
 from firebrick.db import backups, images, snapshots, volumes
@@ -107,12 +111,40 @@ class BackupCreator:
                 return
             try:
                 with ctx.operation():
-                    manifest = self._write(found, device, meta)
+                    if isinstance(ctx.store, CephStore):
+                        self._write_image(ctx.store, found, device, meta)
+                        objects = 0  # an image snapshot, no objects (as Cinder counts)
+                    else:
+                        objects = len(self._write(found, device, meta).objects) + 2
             except Exception as exc:
                 LOG.exception("Backup %s failed", backup_id)
                 self.fail(found, str(exc) or type(exc).__name__, CREATE_FAILED)
                 return
-            self._finish(found, manifest)
+            self._finish(found, objects)
+
+    def _write_image(
+        self, store: CephStore, found: Backup, device: dict[str, Any], meta: dict[str, Any]
+    ) -> None:
+        """``backup_driver = ceph``: the backup as an RBD image snapshot (``ceph_backup``)."""
+        ctx = self.ctx
+        container = found.container or store.default_container(found.id)
+        ctx.mark(found.id, {"container": container})
+        parent = None
+        if found.parent_id is not None:
+            with ctx.db.read() as conn:
+                parent = backups.find(conn, found.parent_id)
+            if parent is None or parent.service != ctx.settings.service:
+                raise RuntimeError(f"the parent backup {found.parent_id} is not in this store")
+
+        def report(done: int) -> None:
+            ctx.notify("createprogress", found, backup_percent=min(100.0, done * 100 / total))
+
+        total = int(device["size"]) or 1
+        assert ctx.settings.work_dir is not None
+        done = ceph_backup.write(store, found, parent, device, meta, ctx.settings.work_dir,
+                                 ctx.progress(ctx.settings.progress_interval, report))  # fmt: skip
+        location = {"image": done["image"], "snapshot": done["snapshot"]}
+        ctx.mark(found.id, {"service_metadata": json.dumps(location)})
 
     def _write(self, found: Backup, device: dict[str, Any], meta: dict[str, Any]) -> Manifest:
         ctx = self.ctx
@@ -178,7 +210,7 @@ class BackupCreator:
 
     def _plan(
         self,
-        source: FileSource | Qcow2Source,
+        source: FileSource | Qcow2Source | RbdSource,
         device: dict[str, Any],
         parent: Manifest | None,
         parent_digests: bytes | None,
@@ -191,6 +223,8 @@ class BackupCreator:
         if point and devices.is_local(device) and parent.size <= size:
             if isinstance(source, FileSource):
                 changed, method = source.changed_since(Path(point["path"])), "extent-map"
+            elif isinstance(source, RbdSource):
+                changed, method = source.changed_since(point["snapshot"]), "rbd-diff"
             else:
                 changed, method = source.changed_since(point["name"]), "allocation-map"
         if changed is None:
@@ -201,9 +235,9 @@ class BackupCreator:
 
     # Ending ---------------------------------------------------------------------------
 
-    def _finish(self, found: Backup, manifest: Manifest) -> None:
+    def _finish(self, found: Backup, object_count: int) -> None:
         ctx = self.ctx
-        values = {"status": domain.AVAILABLE, "object_count": len(manifest.objects) + 2,
+        values = {"status": domain.AVAILABLE, "object_count": object_count,
                   "fail_reason": None, "device": None}  # fmt: skip
         with ctx.db.write() as conn:
             done = backups.update(conn, found.id, values, expected=domain.CREATING)

@@ -12,6 +12,9 @@ backup's row, never in a message, since an export carries its secret):
 
 A restore onto a qcow2 file is staged the same way and converted in place
 (``qemu-img convert -n``): the volume's backing chain stays as it is.
+
+* ``rbd`` (format ``rbd``): an RBD image (or its snapshot) and how to reach its cluster;
+  read and written through librbd wherever the backup service runs (``rbd_device.py``).
 """
 
 from __future__ import annotations
@@ -26,6 +29,8 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
+from firebrick.backup import rbd_device
+from firebrick.backup.rbd_device import RbdSource, RbdTarget
 from firebrick.backup.sources import FileSource, Qcow2Source
 from firebrick.volume.drivers import qemu_img
 from firebrick.volume.drivers.sources import LocalFile, RemoteExport, qemu_img_input
@@ -47,9 +52,15 @@ def is_local(device: dict[str, Any]) -> bool:
 
 
 @contextmanager
-def open_source(device: dict[str, Any], work_dir: Path) -> Iterator[FileSource | Qcow2Source]:
+def open_source(
+    device: dict[str, Any], work_dir: Path
+) -> Iterator[FileSource | Qcow2Source | RbdSource]:
     """The device's data, read in place, or staged from its export first."""
     size = int(device["size"])
+    if device.get("rbd"):
+        with rbd_device.open_source(device, work_dir) as rsource:
+            yield rsource
+        return
     if is_local(device):
         path = Path(device["path"])
         if device.get("format") == "qcow2":
@@ -109,9 +120,13 @@ class FileTarget:
 
 
 @contextmanager
-def open_target(device: dict[str, Any], work_dir: Path) -> Iterator[FileTarget]:
+def open_target(device: dict[str, Any], work_dir: Path) -> Iterator[FileTarget | RbdTarget]:
     """Where restored data goes; staged data is converted onto the device at the end of a
     block that ended without an error."""
+    if device.get("rbd"):
+        with rbd_device.open_target(device, work_dir) as rtarget:
+            yield rtarget
+        return
     if is_local(device) and device.get("format", "raw") == "raw":
         target = FileTarget(Path(device["path"]))
         try:

@@ -32,6 +32,11 @@ LOG = logging.getLogger("firebrick.backup")
 
 
 def build_store(settings: BackupSettings) -> ObjectStore:
+    if settings.driver == "ceph":
+        from firebrick.backup.drivers.ceph import CephStore
+
+        assert settings.ceph is not None
+        return CephStore(settings.ceph)
     if settings.driver == "s3":
         from firebrick.backup.drivers.s3 import S3Store
 

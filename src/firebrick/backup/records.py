@@ -8,6 +8,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from firebrick.backup.context import DELETE_FAILED, BackupContext
+from firebrick.backup.drivers import ceph
 from firebrick.backup.drivers.base import ObjectMissing
 from firebrick.db import backups, quotas
 from firebrick.domain import backups as domain
@@ -64,6 +65,14 @@ class BackupRecords:
     def _delete_objects(self, found: Backup) -> None:
         store = self.ctx.store
         container = found.container or store.default_container(found.id)
+        if isinstance(store, ceph.CephStore):
+            if not found.service_metadata:
+                store.discard(container, found.id)  # never finished: whatever it left
+                return
+            where = ceph.location(found.service_metadata)
+            own = where["image"] == ceph.image_name(found.volume_id, found.id)
+            store.remove_snapshot(container, where["image"], where["snapshot"], own=own)
+            return
         if found.service_metadata:
             names = store.names(container, found.service_metadata)
             # The manifest goes first: a half-deleted backup is never taken as complete.
@@ -101,7 +110,13 @@ class BackupRecords:
             imported = backups.find(conn, found.id)
         try:
             assert imported is not None
-            ctx.manifest_of(imported)
+            if isinstance(ctx.store, ceph.CephStore):
+                where = ceph.location(imported.service_metadata)
+                container = imported.container or ctx.store.settings.pool
+                if not ctx.store.has_snapshot(container, where["image"], where["snapshot"]):
+                    raise ObjectMissing(f"{where['image']}@{where['snapshot']} is missing")
+            else:
+                ctx.manifest_of(imported)
         except (ObjectMissing, AssertionError, Exception) as exc:
             self._fail(found, f"the backup's data is not in the store: {exc}")
             return

@@ -15,10 +15,11 @@ import logging
 from dataclasses import dataclass
 from typing import Any
 
-from firebrick.backup import devices
+from firebrick.backup import ceph_backup, devices
 from firebrick.backup.chunked import CorruptBackup, Manifest, metadata_name
 from firebrick.backup.context import RESTORE_FAILED, RESTORE_INVALID_VOLUME, BackupContext
 from firebrick.backup.drivers.base import ObjectMissing
+from firebrick.backup.drivers.ceph import CephStore
 from firebrick.backup.restore import ChunkedRestore, Layer
 from firebrick.db import backups, images, volumes
 from firebrick.domain import backups as domain
@@ -101,6 +102,16 @@ class BackupRestorer:
 
     def _write(self, found: Backup, volume: Volume, device: dict[str, Any]) -> dict[str, Any]:
         ctx = self.ctx
+        if isinstance(ctx.store, CephStore):
+            assert ctx.settings.work_dir is not None
+            try:
+                return ceph_backup.restore(ctx.store, found, device,
+                                           volume.status == statuses.CREATING,
+                                           ctx.settings.work_dir,
+                                           ctx.progress(ctx.settings.progress_interval,
+                                                        lambda _done: None))  # fmt: skip
+            except ObjectMissing as exc:
+                raise CorruptBackup(str(exc)) from None
         try:
             layers = self.chain(found)
         except ObjectMissing:

@@ -39,6 +39,7 @@ IMPORT_VOLUME_ID: Final = "00000000-0000-0000-0000-000000000000"
 SERVICES: Final = {
     "posix": "cinder.backup.drivers.posix.PosixBackupDriver",
     "s3": "cinder.backup.drivers.s3.S3BackupDriver",
+    "ceph": "cinder.backup.drivers.ceph.CephBackupDriver",
 }
 
 

@@ -4,13 +4,16 @@ writes, and the points kept for the next incremental.
 | request | does | then |
 | --- | --- | --- |
 | ``backup_device`` (backup) | freezes the data to read: a backup *point* kept for the next incremental (qcow2 volumes: a layer of the volume's chain, see ``drivers/file_backup.py``; raw volumes on a reflink filesystem: a reflink copy), a temporary snapshot (an in-use volume, Cinder's ``force``), or nothing (an available volume is read in place; a snapshot is read as it is) | records the device in the backup's row, casts ``continue_backup`` |
-| ``backup_device`` (restore) | names the volume's file | casts ``continue_restore`` |
+| ``backup_device`` (backup, RBD) | snapshots the image (``backup.<point>``, in use or not), kept as the point the next incremental's ``diff_iterate`` starts from; a snapshot is read as it is (``drivers/rbd_backup.py``) | as above |
+| ``backup_device`` (restore) | names the volume's file (RBD: the image and how to reach the cluster) | casts ``continue_restore`` |
 | ``release_backup_device`` | removes the export and the temporary snapshot; keeps a successful backup's point and drops the volume's older ones (qcow2: merged into the newest when the next backup starts) (a failed backup's point goes) | — |
 | ``release_backup_point`` | removes a deleted backup's point | — |
 
 When the backup service runs on another host, the file is exported through the volume's
 own target (read-only for a backup, read-write for a restore), keyed by the backup's id;
-its connection info (with the secret) lives in the backup's row only.
+its connection info (with the secret) lives in the backup's row only. An RBD image is
+never exported: the device names the cluster (with the user's key, in the row only) and
+the backup service reads and writes it through librbd wherever it runs.
 """  # noqa: E501
 
 from __future__ import annotations
@@ -28,9 +31,10 @@ from firebrick.domain import statuses
 from firebrick.domain.model import Snapshot, Volume
 from firebrick.rpc.bus import Bus, cast_or_defer
 from firebrick.volume.attach import AttachWorker
-from firebrick.volume.drivers import file_backup
+from firebrick.volume.drivers import file_backup, rbd_backup
 from firebrick.volume.drivers.base import VolumeDriver
 from firebrick.volume.drivers.file import FileDriver
+from firebrick.volume.drivers.rbd import RbdDriver
 
 LOG = logging.getLogger("firebrick.volume")
 
@@ -97,11 +101,14 @@ class BackupDeviceWorker:
         try:
             if purpose == "backup":
                 device = self._backup_device(found.id, found.snapshot_id, found.parent_id, volume)
+            elif isinstance(self.driver, RbdDriver):
+                device = rbd_backup.volume_device(self.driver, volume)
             else:
                 path, fmt = self.driver.local_path(volume)
                 device = {"path": str(path), "format": fmt, "size": volume.size << 30}
             device["host"] = self.host
-            if requester != self.host:
+            # An RBD image needs no export: the backup service reaches the cluster itself.
+            if requester != self.host and "rbd" not in device:
                 device["export"] = self._export(backup_id, device, requester, purpose)
         except Exception as exc:
             LOG.exception("Backup %s: preparing the %s device failed", backup_id, purpose)
@@ -114,6 +121,8 @@ class BackupDeviceWorker:
     def _backup_device(
         self, backup_id: str, snapshot_id: str | None, parent_id: str | None, volume: Volume
     ) -> dict[str, Any]:
+        if isinstance(self.driver, RbdDriver):
+            return self._rbd_device(backup_id, snapshot_id, parent_id, volume)
         path, fmt = self.driver.local_path(volume)
         device: dict[str, Any] = {"format": fmt, "size": volume.size << 30}
         if snapshot_id:
@@ -154,6 +163,30 @@ class BackupDeviceWorker:
             device["path"] = str(self._snapshot_path(temporary))
             return device
         device["path"] = str(path)
+        return device
+
+    def _rbd_device(
+        self, backup_id: str, snapshot_id: str | None, parent_id: str | None, volume: Volume
+    ) -> dict[str, Any]:
+        """An RBD volume is read from a snapshot of its image, in use or not, kept as the
+        point the next incremental's ``diff_iterate`` starts from."""
+        assert isinstance(self.driver, RbdDriver)
+        if snapshot_id:
+            return rbd_backup.snapshot_device(self.driver, _snapshot(snapshot_id, volume), volume)
+        point = str(uuid.uuid4())
+        with self.db.write() as conn:  # recorded first: a crash leaves nothing unknown
+            backups.update(conn, backup_id, {"point_id": point, "point_host": self.backend})
+        device = rbd_backup.freeze(self.driver, volume, point)
+        if parent_id is not None:
+            with self.db.read() as conn:
+                parent_point, parent_host = backups.point(conn, parent_id)
+            if (
+                parent_point is not None
+                and parent_host == self.backend
+                and rbd_backup.has_point(self.driver, volume, parent_point)
+            ):
+                snap = rbd_backup.point_name(parent_point)
+                device["parent_point"] = {"id": parent_point, "snapshot": snap}
         return device
 
     def _chained(self) -> bool:
@@ -242,7 +275,7 @@ class BackupDeviceWorker:
                 continue
             with self.db.write() as conn:
                 backups.update(conn, other, {"point_id": None, "point_host": None})
-            self._delete_snapshot(other_point, volume)
+            self._delete_point(other_point, volume)
 
     def drop_point(self, point_id: str, volume_id: str | None) -> None:
         with self.db.write() as conn:
@@ -256,7 +289,16 @@ class BackupDeviceWorker:
             return
         stand_in = volume or Volume(id=volume_id or point_id, project_id="", user_id="",
                                     size=0, status="", created_at=volumes.now())  # fmt: skip
-        self._delete_snapshot(point_id, stand_in)
+        self._delete_point(point_id, stand_in)
+
+    def _delete_point(self, point_id: str, volume: Volume) -> None:
+        if not isinstance(self.driver, RbdDriver):
+            self._delete_snapshot(point_id, volume)
+            return
+        try:
+            rbd_backup.forget(self.driver, volume, point_id)
+        except Exception as exc:
+            LOG.warning("Could not remove backup point %s on %s: %s", point_id, self.backend, exc)
 
     def _delete_snapshot(self, snapshot_id: str, volume: Volume) -> None:
         with self.db.read() as conn:
