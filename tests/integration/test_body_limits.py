@@ -1,13 +1,17 @@
 """Request bodies over the limit (112 KiB, oslo.middleware's sizelimit) are refused
 without the service holding them: on ``Content-Length`` before a byte is read, and, for a
 chunked body, as soon as what arrived passes the limit. The service's peak memory is
-measured from ``/proc`` (``VmHWM``)."""
+measured from ``/proc`` (``VmHWM``). Bodies dripped a few bytes at a time hold up nobody
+else and no memory, and one that drips past the limit is refused all the same."""
 
 from __future__ import annotations
 
 import json
 import socket
+import statistics
+import threading
 import time
+from collections import Counter
 from collections.abc import Iterator
 from pathlib import Path
 from urllib.parse import urlsplit
@@ -97,3 +101,104 @@ def test_unauthenticated_requests_are_refused_before_their_body_is_read(
     answer = raw_request(keystone_service, head)  # the body never comes
     assert " 401 " in answer.split("\r\n", 1)[0], answer[:300]
     assert time.monotonic() - started < 5
+
+
+DRIPS = 16
+DRIP_EVERY = 0.15  # seconds between two pieces of a dripped body
+# A body the service refuses once it has it all (size 0): a 400 that changes nothing.
+DRIPPED = b'{"volume": {"size": 0, "name": "drip"}}'.ljust(120)
+
+
+def connect(service: Service) -> socket.socket:
+    url = urlsplit(service.base_url)
+    return socket.create_connection((url.hostname, url.port), timeout=30)
+
+
+def status_of(answer: bytes) -> str:
+    return answer.split(b"\r\n", 1)[0].decode(errors="replace")[9:12] or "none"
+
+
+def drip(service: Service, head: str, pieces: Iterator[bytes]) -> tuple[str, int, float]:
+    """Send ``head``, then each piece ``DRIP_EVERY`` s apart until the service answers;
+    (the answer's status, bytes sent, seconds taken)."""
+    started = time.monotonic()
+    sent = 0
+    answer = b""
+    with connect(service) as sock:
+        sock.sendall(head.encode())
+        for piece in pieces:
+            try:
+                sock.sendall(piece)
+            except OSError:  # answered and closed while we were still sending
+                break
+            sent += len(piece)
+            sock.setblocking(False)
+            try:
+                answer = sock.recv(65536)
+            except BlockingIOError:
+                pass
+            finally:
+                sock.setblocking(True)
+            if answer:
+                break
+            time.sleep(DRIP_EVERY)
+        sock.settimeout(30)
+        while b"\r\n\r\n" not in answer:
+            chunk = sock.recv(65536)
+            if not chunk:
+                break
+            answer += chunk
+    return status_of(answer), sent, time.monotonic() - started
+
+
+def test_slow_drip_bodies_hold_up_no_one_and_no_memory(api: VolumeApi, service: Service) -> None:
+    before = api.volume_count()
+    peak_before = peak_rss_mib(service)
+    path = f"/v3/{api.project}/volumes"
+    head = (f"POST {path} HTTP/1.1\r\nHost: x\r\nX-Auth-Token: u:{api.project}\r\n"
+            "Content-Type: application/json\r\n")  # fmt: skip
+    results: list[tuple[str, int, float]] = []
+
+    def one_drip() -> None:
+        pieces = (DRIPPED[i : i + 4] for i in range(0, len(DRIPPED), 4))
+        results.append(drip(service, f"{head}Content-Length: {len(DRIPPED)}\r\n\r\n", pieces))
+
+    over: list[tuple[str, int, float]] = []
+
+    def over_the_limit() -> None:
+        # Chunked: most of the limit at once, then 64 bytes a drip until past it.
+        def pieces() -> Iterator[bytes]:
+            yield b"%x\r\n%s\r\n" % (LIMIT - 300, b"x" * (LIMIT - 300))
+            while True:
+                yield b"40\r\n%s\r\n" % (b"x" * 64)
+
+        over.append(drip(service, f"{head}Transfer-Encoding: chunked\r\n\r\n", pieces()))
+
+    threads = [threading.Thread(target=one_drip) for _ in range(DRIPS)]
+    threads.append(threading.Thread(target=over_the_limit))
+    for thread in threads:
+        thread.start()
+    latencies = []
+    while any(t.is_alive() for t in threads):
+        started = time.monotonic()
+        assert api.get("/volumes").status_code == 200
+        latencies.append(time.monotonic() - started)
+        time.sleep(0.1)
+    for thread in threads:
+        thread.join()
+    peak_after = peak_rss_mib(service)
+    answers = Counter(status for status, _, _ in results)
+    print("\nslow drip:", json.dumps({
+        "drips": DRIPS, "bytes each": len(DRIPPED), "every (s)": DRIP_EVERY,
+        "answers": answers, "longest drip (s)": round(max(t for _, _, t in results), 1),
+        "over the limit: answer, bytes sent, s": (*over[0][:2], round(over[0][2], 1)),
+        "plain GETs meanwhile": len(latencies),
+        "GET median / max (s)": [round(statistics.median(latencies), 3),
+                                 round(max(latencies), 3)],
+        "peak RSS before / after (MiB)": [round(peak_before), round(peak_after)],
+    }))  # fmt: skip
+    assert answers == {"400": DRIPS}, answers
+    assert over[0][0] == "413" and LIMIT < over[0][1] < LIMIT + 2048, over
+    assert max(latencies) < 3, "a plain GET waited behind the drips"
+    assert peak_after - peak_before < 20
+    assert api.volume_count() == before
