@@ -118,9 +118,12 @@ def status_of(answer: bytes) -> str:
     return answer.split(b"\r\n", 1)[0].decode(errors="replace")[9:12] or "none"
 
 
-def drip(service: Service, head: str, pieces: Iterator[bytes]) -> tuple[str, int, float]:
+def drip(
+    service: Service, head: str, pieces: Iterator[bytes], closes: list[bool] | None = None
+) -> tuple[str, int, float]:
     """Send ``head``, then each piece ``DRIP_EVERY`` s apart until the service answers;
-    (the answer's status, bytes sent, seconds taken)."""
+    (the answer's status, bytes sent, seconds taken). ``closes``: also wait for the end of
+    the answer, and note whether the service then closed the connection."""
     started = time.monotonic()
     sent = 0
     answer = b""
@@ -148,7 +151,16 @@ def drip(service: Service, head: str, pieces: Iterator[bytes]) -> tuple[str, int
             if not chunk:
                 break
             answer += chunk
-    return status_of(answer), sent, time.monotonic() - started
+        took = time.monotonic() - started
+        if closes is not None:
+            sock.settimeout(5)
+            try:
+                while sock.recv(65536):
+                    pass
+                closes.append(True)
+            except TimeoutError:
+                closes.append(False)
+    return status_of(answer), sent, took
 
 
 def test_slow_drip_bodies_hold_up_no_one_and_no_memory(api: VolumeApi, service: Service) -> None:
@@ -164,6 +176,7 @@ def test_slow_drip_bodies_hold_up_no_one_and_no_memory(api: VolumeApi, service: 
         results.append(drip(service, f"{head}Content-Length: {len(DRIPPED)}\r\n\r\n", pieces))
 
     over: list[tuple[str, int, float]] = []
+    closed: list[bool] = []
 
     def over_the_limit() -> None:
         # Chunked: most of the limit at once, then 64 bytes a drip until past it.
@@ -172,7 +185,7 @@ def test_slow_drip_bodies_hold_up_no_one_and_no_memory(api: VolumeApi, service: 
             while True:
                 yield b"40\r\n%s\r\n" % (b"x" * 64)
 
-        over.append(drip(service, f"{head}Transfer-Encoding: chunked\r\n\r\n", pieces()))
+        over.append(drip(service, f"{head}Transfer-Encoding: chunked\r\n\r\n", pieces(), closed))
 
     threads = [threading.Thread(target=one_drip) for _ in range(DRIPS)]
     threads.append(threading.Thread(target=over_the_limit))
@@ -191,7 +204,8 @@ def test_slow_drip_bodies_hold_up_no_one_and_no_memory(api: VolumeApi, service: 
     print("\nslow drip:", json.dumps({
         "drips": DRIPS, "bytes each": len(DRIPPED), "every (s)": DRIP_EVERY,
         "answers": answers, "longest drip (s)": round(max(t for _, _, t in results), 1),
-        "over the limit: answer, bytes sent, s": (*over[0][:2], round(over[0][2], 1)),
+        "over the limit: answer, bytes sent, s, closed": (*over[0][:2],
+                                                          round(over[0][2], 1), *closed),
         "plain GETs meanwhile": len(latencies),
         "GET median / max (s)": [round(statistics.median(latencies), 3),
                                  round(max(latencies), 3)],
@@ -199,6 +213,26 @@ def test_slow_drip_bodies_hold_up_no_one_and_no_memory(api: VolumeApi, service: 
     }))  # fmt: skip
     assert answers == {"400": DRIPS}, answers
     assert over[0][0] == "413" and LIMIT < over[0][1] < LIMIT + 2048, over
+    assert closed == [True], "the connection stayed open for the rest of the body"
     assert max(latencies) < 3, "a plain GET waited behind the drips"
     assert peak_after - peak_before < 20
     assert api.volume_count() == before
+
+
+def test_a_body_that_takes_longer_than_api_body_timeout_is_cut_off(start_service) -> None:
+    svc = start_service(defaults={"api_body_timeout": "2"})
+    with svc.client("slow") as api:
+        path = f"/v3/{api.project}/volumes"
+        head = (f"POST {path} HTTP/1.1\r\nHost: x\r\nX-Auth-Token: u:{api.project}\r\n"
+                f"Content-Type: application/json\r\nContent-Length: 4096\r\n\r\n")  # fmt: skip
+        pieces = (DRIPPED[:4] for _ in range(1000))  # 4096 bytes would take 150 s
+        closed: list[bool] = []
+        status, sent, took = drip(svc, head, pieces, closed)
+        found = {"answer": status, "bytes sent": sent, "after (s)": round(took, 1),
+                 "closed": closed}  # fmt: skip
+        print("\nbody timeout 2 s:", json.dumps(found))
+        assert status == "408" and 2 <= took < 5, (status, took)
+        assert closed == [True], "the connection stayed open for the rest of the body"
+        assert api.volume_count() == 0
+        # A body that arrives in time is served as usual.
+        api.delete_volume(api.create_volume()["id"])
