@@ -218,11 +218,17 @@ def test_a_full_log_disk_costs_one_line_per_outage(start_service, tmp_path: Path
             for _ in range(5):
                 api.delete_volume(api.create_volume()["id"])
             output = svc.output()
-            assert "--- Logging error ---" not in output
-            assert output.count("cannot write") <= len(list(logs.glob("*.log")))
-            assert "cannot write" in output
+            logs_count = len(list(logs.glob("*.log")))
             filler.unlink()
             api.delete_volume(api.create_volume()["id"])
+            print("\nlog disk full, 5 creates and deletes:", json.dumps({
+                "tracebacks": output.count("--- Logging error ---"),
+                "'cannot write' lines": output.count("cannot write"), "log files": logs_count,
+                "loss reported once freed": "log records were lost" in svc.output(),
+            }))  # fmt: skip
+            assert "--- Logging error ---" not in output
+            assert output.count("cannot write") <= logs_count
+            assert "cannot write" in output
             assert "log records were lost" in svc.output()
     finally:
         subprocess.run(["umount", "-l", str(logs)], check=False)
@@ -248,8 +254,11 @@ def test_a_read_only_or_unmounted_backend_is_reported_down_and_comes_back(
         with svc.client("gone") as api:
             kept = api.create_volume()
 
+            found: dict = {}
             subprocess.run(["mount", "-o", "remount,ro", str(mountpoint)], check=True)
+            cut = time.monotonic()
             api.wait_for(lambda: pool_of(api).get("backend_state") == "down", "down")
+            found["read-only: down after (s)"] = round(time.monotonic() - cut, 1)
             caps = pool_of(api)
             assert caps["free_capacity_gb"] == 0 and caps["total_capacity_gb"] == 0
             assert "read-only" in caps["backend_state_reason"]
@@ -258,10 +267,14 @@ def test_a_read_only_or_unmounted_backend_is_reported_down_and_comes_back(
             detail = [m["user_message"] for m in api.get(
                 "/messages", headers=MV("3.3")).json()["messages"]
                 if m["resource_uuid"] == refused["id"]]  # fmt: skip
+            found["reason"] = caps["backend_state_reason"]
+            found["create meanwhile"] = [refused["status"], *detail[:1]]
             assert detail and "read-only" in detail[0], detail
 
             subprocess.run(["mount", "-o", "remount,rw", str(mountpoint)], check=True)
+            cut = time.monotonic()
             api.wait_for(lambda: pool_of(api).get("backend_state") == "up", "up again")
+            found["read-write: up after (s)"] = round(time.monotonic() - cut, 1)
             assert backend_state(api) == "up"
             api.delete_volume(api.create_volume()["id"])
 
@@ -276,6 +289,9 @@ def test_a_read_only_or_unmounted_backend_is_reported_down_and_comes_back(
             subprocess.run(["mount", "-o", "loop", str(tmp_path / "ext4.img"),
                             str(mountpoint)], check=True)  # fmt: skip
             api.wait_for(lambda: pool_of(api).get("backend_state") == "up", "back")
+            found["unmounted, then mounted again: the volume's file kept"] = (
+                directory / f"volume-{kept['id']}").exists()  # fmt: skip
+            print("\nbackend read-only, then unmounted:", json.dumps(found, indent=1))
             assert (directory / f"volume-{kept['id']}").exists()
             api.delete_volume(kept["id"])
 
@@ -327,7 +343,15 @@ def test_a_full_database_disk_answers_503_and_work_in_flight_finishes_when_it_fr
                 freed = time.monotonic()
                 for volume_id in accepted:
                     api.wait_for_volume(volume_id, "available", timeout=30)
-                assert time.monotonic() - freed < 25  # not the reconciler's 600 s
+                recovered = time.monotonic() - freed
+                print("\ndatabase disk full:", json.dumps({
+                    "creates accepted": len(accepted), "then": [refused.status_code, message],
+                    "Retry-After": refused.headers.get("Retry-After"),
+                    "in flight while full": shown["status"],
+                    "all available within (s) of freeing": round(recovered, 1),
+                    "volumes": api.volume_count(),
+                }))  # fmt: skip
+                assert recovered < 25  # not the reconciler's 600 s
                 assert api.volume_count() == len(accepted)
         finally:
             svc.stop()
