@@ -23,9 +23,11 @@ def _announce(message: str) -> None:
 def _run_api(conf: config.Config, services: bootstrap.Services) -> None:
     import uvicorn
 
+    from firebrick.api.middleware import BodyDeadline
+
     server = uvicorn.Server(
         uvicorn.Config(
-            services.app,
+            BodyDeadline(services.app, conf.api_body_timeout),
             host=conf.listen,
             port=conf.port,
             access_log=False,

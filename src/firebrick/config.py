@@ -125,6 +125,9 @@ class Config:
     metrics_project_labels: bool = False
     # The dashboard's per-volume timeline: each create flow run, saved in its last commit.
     record_flow_timelines: bool = True
+    # The embedded API server's bound on how long a request body may take to arrive
+    # (seconds, 0: none); Cinder's Apache or uwsgi front has its own.
+    api_body_timeout: float = 60.0
 
     @property
     def notifications_path(self) -> Path:
@@ -254,6 +257,7 @@ def load(path: str | Path | None = None) -> Config:
         metrics_port=int(opt("metrics_port", "0")) or None,
         metrics_project_labels=parse_bool(opt("metrics_project_labels", "false")),
         record_flow_timelines=parse_bool(opt("record_flow_timelines", "true")),
+        api_body_timeout=float(opt("api_body_timeout", "60")),
     )
 
 

@@ -11,6 +11,7 @@ allocations and the volume files agree exactly.
 
 from __future__ import annotations
 
+import json
 import time
 
 import pytest
@@ -31,7 +32,7 @@ SLOW = {"file_create_delay": "0.3"}  # so that work is in flight when the server
 PATIENT = {"transitional_status_timeout": "600", "reconcile_interval": "600"}
 
 
-def storm_through(cluster_factory: StartCluster, kill, start) -> Storm:  # type: ignore[no-untyped-def]
+def storm_through(cluster_factory: StartCluster, kill, start, what: str) -> Storm:  # type: ignore[no-untyped-def]
     cluster = cluster_factory(backends={"file-1": SLOW}, defaults=PATIENT)
     cluster.wait_for_pools("file-1")
     storm = Storm(cluster, cluster.client().project)
@@ -45,16 +46,31 @@ def storm_through(cluster_factory: StartCluster, kill, start) -> Storm:  # type:
         wait_for(lambda: len(storm.volumes) >= back + 6, "work after the outage", 90)
     finally:
         storm.stop()
-    for name in cluster.roles:
-        assert cluster.role(name).alive(), f"{name} died in the outage"
-    storm.settled(GRACE)
+    roles_up = {name: cluster.role(name).alive() for name in cluster.roles}
+    started = time.monotonic()
+    settled = False
+    try:
+        storm.settled(GRACE)  # fails on anything stuck, lost, duplicated or miscounted
+        settled = True
+    finally:
+        print(f"\n{what} SIGKILLed for {OUTAGE:g} s under a storm:", json.dumps({
+            "accepted": {"creates": len(storm.volumes), "deletes": len(storm.deleted),
+                         "snapshots": len(storm.snapshots)},
+            "answers": dict(storm.answers), "Retry-After": sorted(storm.retry_after),
+            "roles up": roles_up,
+            "stuck, lost, usage or allocation drift, orphaned files": "none" if settled
+            else "see the failure",
+            "all final within (s) of the storm's end": round(time.monotonic() - started, 1),
+        }))  # fmt: skip
+    for name, alive in roles_up.items():
+        assert alive, f"{name} died in the outage"
     return storm
 
 
 def test_postgresql_sigkilled_under_a_storm(
     cluster_factory: StartCluster, pg_server: PostgresServer
 ) -> None:
-    storm = storm_through(cluster_factory, pg_server.kill, pg_server.start)
+    storm = storm_through(cluster_factory, pg_server.kill, pg_server.start, "PostgreSQL")
     assert storm.retry_after <= {"5"}
     assert storm.answers["POST 500"] == 0, storm.answers
 
@@ -62,5 +78,5 @@ def test_postgresql_sigkilled_under_a_storm(
 def test_rabbitmq_sigkilled_under_a_storm(
     cluster_factory: StartCluster, rabbit_server: RabbitMQServer
 ) -> None:
-    storm = storm_through(cluster_factory, rabbit_server.kill, rabbit_server.start)
+    storm = storm_through(cluster_factory, rabbit_server.kill, rabbit_server.start, "RabbitMQ")
     assert storm.answers["POST 500"] == 0, storm.answers

@@ -10,6 +10,7 @@ bytes received pass the limit: no request makes the service hold more than that.
 
 from __future__ import annotations
 
+import asyncio
 import json
 from typing import Any
 
@@ -78,6 +79,61 @@ class OpenStackMiddleware:
 
         with working_for(request_id):
             await self.app(scope, receive, send_with_headers)
+
+
+class BodyTimedOut(FirebrickError):
+    code = 408
+
+    def __init__(self, seconds: float) -> None:
+        super().__init__(f"The request body did not arrive within {seconds:g} seconds.")
+
+
+class BodyDeadline:
+    """The embedded server's bound on how long a request body may take to arrive.
+
+    uvicorn has none (Cinder's Apache or uwsgi front has one): a client dripping a body a
+    byte at a time would hold its connection for ever. Past ``seconds`` after the request
+    began the app's ``receive`` raises ``BodyTimedOut`` (answered 408), and any answer
+    sent before the body has all arrived (408, 413, an early 401) closes the connection,
+    so the rest of the body is not waited for. ``seconds`` <= 0: no bound. Slow headers
+    are not covered: put a proxy with its own timeouts in front on a hostile network.
+    """
+
+    def __init__(self, app: Any, seconds: float) -> None:
+        self.app = app
+        self.seconds = seconds
+
+    async def __call__(self, scope: Scope, receive: Any, send: Any) -> None:
+        if scope["type"] != "http" or self.seconds <= 0:
+            await self.app(scope, receive, send)
+            return
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + self.seconds
+        complete = not _has_body(scope)
+
+        async def receive_by_deadline() -> Message:
+            nonlocal complete
+            if complete:  # after the body: only a disconnect is waited for
+                return await receive()  # type: ignore[no-any-return]
+            try:
+                message: Message = await asyncio.wait_for(receive(), deadline - loop.time())
+            except TimeoutError:
+                raise BodyTimedOut(self.seconds) from None
+            if message["type"] != "http.request" or not message.get("more_body", False):
+                complete = True
+            return message
+
+        async def send_closing_early(message: Message) -> None:
+            if message["type"] == "http.response.start" and not complete:
+                message["headers"] = [*message.get("headers", []), (b"connection", b"close")]
+            await send(message)
+
+        await self.app(scope, receive_by_deadline, send_closing_early)
+
+
+def _has_body(scope: Scope) -> bool:
+    length = (_header(scope, b"content-length") or "0").strip()
+    return _header(scope, b"transfer-encoding") is not None or length not in ("", "0")
 
 
 def _limited(receive: Any) -> Any:
