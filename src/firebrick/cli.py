@@ -33,6 +33,8 @@ def _run_api(conf: config.Config, services: bootstrap.Services) -> None:
             access_log=False,
             log_config=None,
             lifespan="off",
+            # 0 is "wait forever" in Cinder; uvicorn needs a number.
+            timeout_keep_alive=int(conf.client_socket_timeout) or 2**31 - 1,
         )
     )
     message = f"Firebrick API listening on http://{conf.listen}:{conf.port}"

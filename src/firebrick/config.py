@@ -128,6 +128,10 @@ class Config:
     # The embedded API server's bound on how long a request body may take to arrive
     # (seconds, 0: none); Cinder's Apache or uwsgi front has its own.
     api_body_timeout: float = 60.0
+    # Cinder's (oslo.service's) client_socket_timeout: an idle keep-alive connection is
+    # closed after this many seconds. uvicorn's own default, 5 s, raced clients that sent
+    # their next request just as a busy event loop got to its timer (a reset connection).
+    client_socket_timeout: float = 900.0
 
     @property
     def notifications_path(self) -> Path:
@@ -258,6 +262,7 @@ def load(path: str | Path | None = None) -> Config:
         metrics_project_labels=parse_bool(opt("metrics_project_labels", "false")),
         record_flow_timelines=parse_bool(opt("record_flow_timelines", "true")),
         api_body_timeout=float(opt("api_body_timeout", "60")),
+        client_socket_timeout=float(opt("client_socket_timeout", "900")),
     )
 
 
