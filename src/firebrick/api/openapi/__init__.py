@@ -29,11 +29,11 @@ from fastapi.openapi.utils import get_openapi
 
 from firebrick.api import microversion
 from firebrick.api.faults import fault_name
+from firebrick.api.openapi.links import FOLLOW_UPS
 from firebrick.api.openapi.operations import (
     BODY_FAULTS,
     COMMON_FAULTS,
     EXAMPLES,
-    FOLLOW_UPS,
     OPERATIONS,
     ROOT_OPERATIONS,
     Op,
