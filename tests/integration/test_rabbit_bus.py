@@ -19,7 +19,8 @@ from infra.rabbitmq import RabbitMQServer
 from kombu.connection import Connection
 
 from firebrick.rpc.bus import BusUnavailable
-from firebrick.rpc.rabbit import RabbitBus, amqp_urls, mask_password
+from firebrick.rpc.rabbit import RabbitBus
+from firebrick.rpc.urls import amqp_urls, mask_password
 
 pytestmark = pytest.mark.integration
 

@@ -25,7 +25,7 @@ from typing import Any
 
 from firebrick.config import NotificationOptions
 from firebrick.notifications.sender import BackgroundSender
-from firebrick.rpc.rabbit import mask_password
+from firebrick.rpc.urls import mask_password
 
 LOG = logging.getLogger("firebrick.notifications")
 
