@@ -12,6 +12,7 @@ import os
 import random
 import shutil
 import signal
+import socket
 import subprocess
 import time
 import uuid
@@ -92,10 +93,35 @@ def target_backend(protocol: str = "iscsi", **options: str) -> dict[str, str]:
     if protocol == "iscsi":
         opts |= {"target_port": str(free_port()), "tgt_control_port": str(free_control_port())}
     else:
-        low = free_port()
-        opts |= {"nbd_port_min": str(low), "nbd_port_max": str(low)}
+        low = free_port_run(NBD_PORTS)
+        opts |= {"nbd_port_min": str(low), "nbd_port_max": str(low + NBD_PORTS - 1)}
     opts.update(options)
     return opts
+
+
+NBD_PORTS = 8
+
+
+def free_port_run(count: int) -> int:
+    """The first of ``count`` consecutive loopback ports free now, below the kernel's
+    ephemeral range: NBD exports bind theirs long after the test chose them, and a port
+    from the ephemeral range may meanwhile be any outgoing connection's (one backup export
+    found its only port taken that way)."""
+    low_ephemeral = int(Path("/proc/sys/net/ipv4/ip_local_port_range").read_text().split()[0])
+    for _ in range(200):
+        base = random.randrange(10000, low_ephemeral - count)
+        if all(_bindable(port) for port in range(base, base + count)):
+            return base
+    raise RuntimeError(f"no run of {count} free ports below {low_ephemeral}")
+
+
+def _bindable(port: int) -> bool:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        try:
+            sock.bind(("127.0.0.1", port))
+        except OSError:
+            return False
+        return True
 
 
 def _alive(pid: int) -> bool:
