@@ -134,18 +134,30 @@ def convert(
 ) -> None:
     """``qemu-img convert`` into a new ``fmt`` image at ``target``; zeroes stay holes
     (thick: allocated). ``cancelled`` is asked every half second; True stops the copy."""
-    args = ["qemu-img", "convert", *source_args, "-O", fmt]
+    args = [*source_args, "-O", fmt]
     if not thin:
         args += ["-o", "preallocation=falloc"]
+    run_convert([*args, target.name], cwd=target.parent, cancelled=cancelled)
+
+
+def run_convert(
+    args: list[str],
+    *,
+    cwd: Path | None = None,
+    cancelled: Callable[[], bool] | None = None,
+    timeout: float = TIMEOUT,
+) -> None:
+    """Run ``qemu-img convert ARGS`` to its end; ``cancelled`` is asked every half second
+    (True stops the copy), and a copy past ``timeout`` seconds is stopped."""
     env = {"PATH": os.environ.get("PATH", "/usr/bin:/bin"), "LC_ALL": "C"}
     try:
         process = subprocess.Popen(
-            [*args, target.name], cwd=target.parent, env=env, text=True,
+            ["qemu-img", "convert", *args], cwd=cwd, env=env, text=True,
             stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
         )  # fmt: skip
     except FileNotFoundError as exc:
         raise DriverError("qemu-img is not installed (Debian package qemu-utils).") from exc
-    deadline = time.monotonic() + TIMEOUT
+    deadline = time.monotonic() + timeout
     try:
         while True:
             try:
@@ -155,7 +167,7 @@ def convert(
                 if cancelled is not None and cancelled():
                     raise DriverError("the copy was stopped: its migration was aborted") from None
                 if time.monotonic() > deadline:
-                    message = f"qemu-img convert timed out after {TIMEOUT:.0f} s."
+                    message = f"qemu-img convert timed out after {timeout:.0f} s."
                     raise DriverError(message) from None
     finally:
         if process.poll() is None:

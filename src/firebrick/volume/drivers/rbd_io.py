@@ -6,47 +6,18 @@ copy stays as thin as its source.
 
 from __future__ import annotations
 
-import os
-import subprocess
-import time
 from collections.abc import Callable
 from pathlib import Path
 
-from firebrick.domain.errors import DriverError
+from firebrick.volume.drivers import qemu_img
 from firebrick.volume.drivers.sources import DataSource, qemu_img_input
 
 TIMEOUT = 6 * 3600.0
 
 
 def run_convert(args: list[str], cancelled: Callable[[], bool] | None = None) -> None:
-    """Run ``qemu-img convert ARGS``; ``cancelled`` is asked every half second."""
-    env = {"PATH": os.environ.get("PATH", "/usr/bin:/bin"), "LC_ALL": "C"}
-    try:
-        process = subprocess.Popen(
-            ["qemu-img", "convert", *args], env=env, text=True,
-            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
-        )  # fmt: skip
-    except FileNotFoundError as exc:
-        raise DriverError("qemu-img is not installed (Debian package qemu-utils).") from exc
-    deadline = time.monotonic() + TIMEOUT
-    try:
-        while True:
-            try:
-                _, stderr = process.communicate(timeout=0.5)
-                break
-            except subprocess.TimeoutExpired:
-                if cancelled is not None and cancelled():
-                    raise DriverError("the copy was stopped: its migration was aborted") from None
-                if time.monotonic() > deadline:
-                    raise DriverError("qemu-img convert timed out.") from None
-    finally:
-        if process.poll() is None:
-            process.kill()
-            process.wait()
-    if process.returncode != 0:
-        lines = [line for line in (stderr or "").strip().splitlines() if line.strip()]
-        detail = lines[-1] if lines else f"exit status {process.returncode}"
-        raise DriverError(f"qemu-img convert failed: {detail}")
+    """``qemu-img convert ARGS`` (an RBD copy may take hours: a longer bound)."""
+    qemu_img.run_convert(args, cancelled=cancelled, timeout=TIMEOUT)
 
 
 def convert_into(source: DataSource, spec: str, cancelled: Callable[[], bool]) -> None:
