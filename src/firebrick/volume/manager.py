@@ -303,7 +303,12 @@ class VolumeManager:
             with flow_timeline.recorded(engine, store, self.backend, self.record_timelines):
                 engine.run()
         except VolumeNotFound:
-            LOG.info("Volume %s: gone before it was created; nothing to do", volume_id)
+            with self.db.read() as conn:
+                now = volumes.find(conn, volume_id)
+            if now is None:
+                LOG.info("Volume %s: gone before it was created; nothing to do", volume_id)
+            else:  # a request sent again after the first one finished
+                LOG.info("Volume %s: already %s; nothing to do", volume_id, now.status)
         except Exception as exc:
             LOG.warning("Volume %s: flow %s failed: %s", volume_id, create_volume.FLOW_NAME, exc)
             if is_outage(exc):
