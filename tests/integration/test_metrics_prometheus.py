@@ -11,6 +11,7 @@ from __future__ import annotations
 import json
 import os
 import re
+import time
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from pathlib import Path
 
@@ -149,12 +150,18 @@ def test_promql_follows_creates_reschedules_failures_and_deletes(start_service, 
     prom.wait_for(
         'firebrick_db_transaction_duration_seconds_count{kind="write"}', lambda v: v >= 10
     )
-    # Every query of the sample Grafana dashboard is valid PromQL and most find data here.
-    answered = 0
-    for expr in grafana_expressions():
-        answered += bool(prom.query(expr.replace("$__rate_interval", "1m")
-                                    .replace("$job", ".*")))  # fmt: skip
-    assert answered >= 25, answered
+
+    # Every query of the sample Grafana dashboard is valid PromQL and most find data here
+    # (the rate() ones once two scrapes in their window have seen the counters move).
+    def answered() -> int:
+        return sum(bool(prom.query(expr.replace("$__rate_interval", "1m")
+                                   .replace("$job", ".*")))
+                   for expr in grafana_expressions())  # fmt: skip
+
+    deadline = time.monotonic() + 30
+    while (found := answered()) < 25 and time.monotonic() < deadline:
+        time.sleep(1)
+    assert found >= 25, found
     # No volume id is ever a label value: every series stays bounded.
     labels = [v for series in prom.query('{__name__=~"firebrick_.*"}')
               for v in series["metric"].values()]  # fmt: skip
