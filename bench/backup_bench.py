@@ -231,7 +231,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
     with tempfile.TemporaryDirectory(prefix="fb-backup-bench-") as tmp, \
             loop_xfs(Path(tmp), args.xfs_gib) as xfs:  # fmt: skip
         results = throughput(xfs, args)
-        results["incremental"] = {
+        results["incremental"] = {} if args.no_incremental else {
             "raw on XFS (reflink)": incremental(xfs, "xfs", xfs / "vol-xfs", "raw", args),
             "qcow2": incremental(xfs, "qcow2", xfs / "vol-qcow2", "qcow2", args),
             "raw without reflink": incremental(Path(tmp), "plain", Path(tmp) / "vol-plain",
@@ -282,6 +282,8 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     parser.add_argument("--size-gib", type=int, default=4)
     parser.add_argument("--data-mib", type=int, default=2048)
     parser.add_argument("--xfs-gib", type=int, default=24)
+    parser.add_argument("--no-incremental", action="store_true",
+                        help="measure the throughput only (a quicker run)")  # fmt: skip
     parser.add_argument("--algorithms", type=lambda s: s.split(","),
                         default=["none", "zlib", "zstd", "bz2"])  # fmt: skip
     args = parser.parse_args(argv)
