@@ -167,8 +167,11 @@ class BackupCreator:
 
             written = writer.write(source, plan, ctx.progress(settings.progress_interval, report))
         digests = written.digests
-        with ctx.store.writer(container, chunked.sha256_name(prefix)) as out:
+        with ctx.store.writer(container, chunked.sha256_name(prefix), durable=False) as out:
             out.write(digests)
+        # Everything the manifest names is durable before the manifest is written.
+        ctx.store.sync(container, [*(o.name for o in written.objects),
+                                   chunked.sha256_name(prefix)])  # fmt: skip
         manifest = Manifest(
             backup_id=found.id, volume_id=found.volume_id, size=source.size,
             block_size=settings.sha_block_size, compression=settings.compression,

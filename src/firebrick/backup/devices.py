@@ -70,7 +70,8 @@ def open_source(
             finally:
                 qsource.close()
             return
-        fsource = FileSource(path, size)
+        # A backup point is a new reflink of the volume: none of it is cached.
+        fsource = FileSource(path, size, direct=bool(device.get("point")))
         try:
             yield fsource
         finally:

@@ -4,7 +4,7 @@ The volume is read in the ranges a plan names. Each block read is hashed; a bloc
 digest differs from the base (the parent's digest, or a zero block's for a full backup)
 has changed: non-zero changed blocks are streamed into objects, zero ones are recorded as
 zero ranges. Compression and storing run on a thread of their own beside the reading and
-hashing, which all release the GIL.
+hashing, which all release the GIL; the reading runs ahead on a third (``readahead``).
 """
 
 from __future__ import annotations
@@ -15,11 +15,10 @@ import threading
 from collections.abc import Callable
 from contextlib import ExitStack, suppress
 from dataclasses import dataclass, field
-from typing import Any, Protocol
+from typing import Any
 
 from firebrick.backup.chunked import (
     DIGEST,
-    READ_SIZE,
     Range,
     StoredObject,
     block_count,
@@ -31,16 +30,11 @@ from firebrick.backup.chunked import (
     zero_digests,
 )
 from firebrick.backup.drivers.base import ObjectStore
+from firebrick.backup.readahead import ReadAhead, Source
+
+__all__ = ["ChunkedWriter", "Plan", "Source", "Written"]
 
 _QUEUE_DEPTH = 16
-
-
-class Source(Protocol):
-    """A volume's data at one point in time, readable at any offset."""
-
-    size: int
-
-    def read(self, offset: int, length: int) -> bytes: ...
 
 
 @dataclass
@@ -68,8 +62,11 @@ class Written:
 class _ObjectPipe:
     """Compresses and stores objects on its own thread; the caller decides the layout."""
 
-    def __init__(self, store: ObjectStore, container: str, compression: str) -> None:
+    def __init__(
+        self, store: ObjectStore, container: str, compression: str, reading: ReadAhead
+    ) -> None:
         self.store = store
+        self.reading = reading
         self.container = container
         self.compression = compression
         self.done: list[StoredObject] = []
@@ -86,12 +83,17 @@ class _ObjectPipe:
             if kind == "stop":
                 stack.close()
                 return
+            if kind == "free":  # every byte of this buffer went before it
+                self.reading.recycle(value)
+                continue
             if self._error is not None:
                 continue
             try:
                 if kind == "open":
                     name, offset = value
-                    writer = stack.enter_context(self.store.writer(self.container, name))
+                    writer = stack.enter_context(
+                        self.store.writer(self.container, name, durable=False)
+                    )
                     current = {"name": name, "offset": offset, "length": 0, "writer": writer,
                                "sha": hashlib.sha256(), "stored": 0,
                                "compressor": compressor(self.compression)}  # fmt: skip
@@ -173,26 +175,23 @@ class ChunkedWriter:
         zeros: list[Range] = []
         if plan.holes_outside and plan.base is not None:
             zeros = self._holes_now(digests, plan.ranges, size)
-        pipe = _ObjectPipe(self.store, self.container, self.compression)
+        reading = ReadAhead(source, plan.ranges)
+        pipe = _ObjectPipe(self.store, self.container, self.compression, reading)
         read = changed = 0
         try:
-            for start, length in plan.ranges:
-                pos, end = start, start + length
-                while pos < end:
-                    count = min(READ_SIZE, end - pos)
-                    data = source.read(pos, count)
-                    if len(data) != count:
-                        raise OSError(f"short read at offset {pos}: {len(data)} of {count}")
-                    read += count
-                    changed += self._digest_piece(pipe, digests, zeros, pos, data)
-                    pos += count
-                    progress(count)
+            for pos, data, buffer in reading:
+                read += len(data)
+                changed += self._digest_piece(pipe, digests, zeros, pos, data)
+                pipe.send("free", buffer)
+                progress(len(data))
             if self._open is not None:
                 pipe.send("close")
             objects = pipe.finish()
         except BaseException:
             pipe.abort()
             raise
+        finally:
+            reading.close()
         zero_ranges = merge(zeros)
         changed += sum(length for _, length in zero_ranges)
         return Written(objects, zero_ranges, bytes(digests), read, changed,
@@ -218,15 +217,14 @@ class ChunkedWriter:
         return zeros
 
     def _digest_piece(
-        self, pipe: _ObjectPipe, digests: bytearray, zeros: list[Range], pos: int, data: bytes
+        self, pipe: _ObjectPipe, digests: bytearray, zeros: list[Range], pos: int, view: memoryview
     ) -> int:
         """Hash a piece's blocks; send its changed data; the bytes that changed."""
         bs = self.block_size
-        view = memoryview(data)
         run_start = -1
         run_end = -1
         changed = 0
-        for offset in range(0, len(data), bs):
+        for offset in range(0, len(view), bs):
             block = view[offset : offset + bs]
             index = (pos + offset) // bs
             digest = hashlib.sha256(block).digest()

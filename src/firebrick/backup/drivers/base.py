@@ -26,8 +26,14 @@ class ObjectStore(Protocol):
     def check_container(self, container: str) -> None:
         """Raise ValueError when ``container`` is not a name this store accepts."""
 
-    def writer(self, container: str, name: str) -> AbstractContextManager[ObjectWriter]:
-        """A new object, published when the block ends without an error."""
+    def writer(
+        self, container: str, name: str, *, durable: bool = True
+    ) -> AbstractContextManager[ObjectWriter]:
+        """A new object, published when the block ends without an error; durable then too,
+        or (``durable=False``) only once ``sync`` has named it."""
+
+    def sync(self, container: str, names: list[str]) -> None:
+        """Make objects written with ``durable=False`` durable (and their names)."""
 
     def reader(self, container: str, name: str) -> AbstractContextManager[BinaryIO]:
         """An object's bytes; ObjectMissing when there is no such object."""

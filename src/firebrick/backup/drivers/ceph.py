@@ -189,9 +189,12 @@ class CephStore:
             raise ValueError(f"Container {container!r} must name a Ceph pool.")
 
     @contextmanager
-    def writer(self, container: str, name: str) -> Iterator[BinaryIO]:
+    def writer(self, container: str, name: str, *, durable: bool = True) -> Iterator[BinaryIO]:
         raise RuntimeError("the ceph store keeps images, not objects")
         yield  # pragma: no cover
+
+    def sync(self, container: str, names: list[str]) -> None:
+        raise RuntimeError("the ceph store keeps images, not objects")
 
     @contextmanager
     def reader(self, container: str, name: str) -> Iterator[BinaryIO]:

@@ -2,16 +2,23 @@
 
 A container is a directory below that path (``ab/cd/<backup id>`` by default, as Cinder
 names it); a name the caller gives must stay below it. Objects are written under a
-temporary name, fsynced and renamed, so a backup service killed mid-write leaves no object
-that looks complete.
+temporary name and renamed once whole, so a backup service killed mid-write leaves no
+object that looks complete. A durable object is fsynced before its rename. The data objects
+of a backup are not (``durable=False``): an fsync each made every object wait for its own
+writeback (a full backup ran at a third of ``cp``'s rate); they are fsynced together by
+``sync`` before the backup's manifest is written, so only a power loss before the manifest
+can leave an object short, and a backup without its manifest is never restored from.
 """
 
 from __future__ import annotations
 
+import ctypes
+import ctypes.util
 import errno
 import os
 import uuid
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from pathlib import Path
 from typing import BinaryIO
@@ -19,11 +26,14 @@ from typing import BinaryIO
 from firebrick.backup.drivers.base import ObjectMissing
 
 _TEMPORARY = ".tmp-"
+SYNC_FILE_RANGE_WRITE = 2  # linux/fs.h
+_LIBC = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6", use_errno=True)
 
 
 class PosixStore:
     def __init__(self, root: Path) -> None:
         self.root = root
+        self._writeback = ThreadPoolExecutor(1, thread_name_prefix="backup-writeback")
 
     def check(self) -> None:
         self.root.mkdir(parents=True, exist_ok=True)
@@ -53,7 +63,7 @@ class PosixStore:
         return self._dir(container) / name
 
     @contextmanager
-    def writer(self, container: str, name: str) -> Iterator[BinaryIO]:
+    def writer(self, container: str, name: str, *, durable: bool = True) -> Iterator[BinaryIO]:
         final = self._path(container, name)
         final.parent.mkdir(parents=True, exist_ok=True, mode=0o770)
         tmp = final.parent / f"{_TEMPORARY}{uuid.uuid4()}"
@@ -61,16 +71,25 @@ class PosixStore:
             with open(tmp, "wb") as handle:
                 yield handle
                 handle.flush()
-                os.fsync(handle.fileno())
+                if durable:
+                    os.fsync(handle.fileno())
             os.rename(tmp, final)
         except BaseException:
             tmp.unlink(missing_ok=True)
             raise
-        fd = os.open(final.parent, os.O_RDONLY)
-        try:
-            os.fsync(fd)
-        finally:
-            os.close(fd)
+        if durable:
+            _fsync(final.parent)
+        else:
+            # Its writeback starts now, beside the writing of the next objects, so that
+            # ``sync`` finds it mostly done; started inline, it held up the writing.
+            self._writeback.submit(_start_writeback, final)
+
+    def sync(self, container: str, names: list[str]) -> None:
+        # An fsync through a new descriptor still reports a writeback error no one has
+        # seen yet (Linux >= 4.16), and nothing else opens these files meanwhile.
+        for name in names:
+            _fsync(self._path(container, name))
+        _fsync(self._dir(container))
 
     @contextmanager
     def reader(self, container: str, name: str) -> Iterator[BinaryIO]:
@@ -106,3 +125,22 @@ class PosixStore:
                 path.rmdir()
             except OSError:
                 return
+
+
+def _start_writeback(path: Path) -> None:
+    try:
+        fd = os.open(path, os.O_RDONLY)
+    except FileNotFoundError:
+        return
+    try:
+        _LIBC.sync_file_range(fd, ctypes.c_long(0), ctypes.c_long(0), SYNC_FILE_RANGE_WRITE)
+    finally:
+        os.close(fd)
+
+
+def _fsync(path: Path) -> None:
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)

@@ -91,7 +91,7 @@ class S3Store:
             raise ValueError(f"Container {container!r} is not a valid bucket name.")
 
     @contextmanager
-    def writer(self, container: str, name: str) -> Iterator[_Hashing]:
+    def writer(self, container: str, name: str, *, durable: bool = True) -> Iterator[_Hashing]:
         bucket = self._bucket(container)
         with tempfile.SpooledTemporaryFile(max_size=_SPOOL) as spool:
             out = _Hashing(cast(IO[bytes], spool))
@@ -105,6 +105,9 @@ class S3Store:
                                        ContentLength=out.length, **extra)  # fmt: skip
             else:
                 self.client.upload_fileobj(spool, bucket, name)
+
+    def sync(self, container: str, names: list[str]) -> None:
+        """Nothing to do: an object is durable once its PUT returned."""
 
     @contextmanager
     def reader(self, container: str, name: str) -> Iterator[BinaryIO]:
