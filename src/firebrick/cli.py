@@ -96,7 +96,7 @@ def _start(args: argparse.Namespace, names: list[str], *, shared: bool) -> int:
 
 def serve(args: argparse.Namespace) -> int:
     conf = config.load(args.config)
-    if conf.osapi_volume_workers <= 1:
+    if conf.osapi_volume_workers == 0:
         return _start(args, ["volume", "scheduler", "api", "backup"], shared=False)
     return _supervise(args, conf)
 
@@ -171,6 +171,7 @@ def worker_api(args: argparse.Namespace) -> int:
     bus: Bus | None = None if conf.transport_url else LocalBus(socket_path(conf.state_path))
     services = bootstrap.roles(conf, ["api"], shared=True, bus=bus)
     listener = socket.socket(fileno=args.fd)
+    supervisor.wait_until_ready(run_dir(conf.state_path) / "roles.ready")
     try:
         _run_api(conf, services, sockets=[listener])
     finally:

@@ -129,10 +129,10 @@ class Config:
     # The embedded API server's bound on how long a request body may take to arrive
     # (seconds, 0: none); Cinder's Apache or uwsgi front has its own.
     api_body_timeout: float = 60.0
-    # Cinder's: API worker processes of ``firebrick serve`` (default: one per CPU). With
-    # more than one, the other roles run in the main process and the workers reach them
-    # over a Unix socket (firebrick.rpc.local); 1 runs everything in one process.
-    osapi_volume_workers: int = 1
+    # Cinder's: API worker processes of ``firebrick serve``, beside one process for the
+    # other roles, reached over a Unix socket (firebrick.supervisor, firebrick.rpc.local).
+    # Default: one per CPU but one; 0: everything in one process.
+    osapi_volume_workers: int = 0
     # Cinder's (oslo.service's) client_socket_timeout: an idle keep-alive connection is
     # closed after this many seconds. uvicorn's own default, 5 s, raced clients that sent
     # their next request just as a busy event loop got to its timer (a reset connection).
@@ -273,12 +273,13 @@ def load(path: str | Path | None = None) -> Config:
 
 
 def _workers(value: str) -> int:
-    """``osapi_volume_workers``: unset means one per CPU, as in Cinder."""
+    """``osapi_volume_workers``: unset means a worker per CPU but the one the roles'
+    process takes; 0 runs the API in the one process with every role."""
     if not value.strip():
-        return max(1, os.cpu_count() or 1)
+        return max(1, (os.cpu_count() or 1) - 1)
     workers = int(value)
-    if workers < 1:
-        raise ValueError(f"osapi_volume_workers = {value}: expected 1 or more")
+    if workers < 0:
+        raise ValueError(f"osapi_volume_workers = {value}: expected 0 or more")
     return workers
 
 

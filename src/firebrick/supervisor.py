@@ -1,7 +1,7 @@
 """``firebrick serve`` on every core: a supervisor, the roles' process and API workers.
 
-One Python process runs on one core at a time (the GIL). With ``osapi_volume_workers``
-above one, the process ``firebrick serve`` starts stays small and only supervises: it
+One Python process runs on one core at a time (the GIL). Unless ``osapi_volume_workers``
+is 0, the process ``firebrick serve`` starts stays small and only supervises: it
 binds the API's listening socket (so a port in use fails at once), then starts one
 process for the scheduler, the volume services and the backup service, and that many API
 worker processes, all accepting on the one socket. The workers send their casts to the
@@ -60,6 +60,13 @@ def say_ready(ready_file: Path) -> None:
     partial.replace(ready_file)
 
 
+def wait_until_ready(ready_file: Path) -> None:
+    """In an API worker: until the roles' process says it has started (the supervisor
+    removes the file before it starts one)."""
+    while not ready_file.exists():
+        time.sleep(0.02)
+
+
 def die_with_parent(parent_pid: int) -> None:
     """In a worker: be killed when the process that started us dies."""
     libc = ctypes.CDLL(None, use_errno=True)
@@ -115,21 +122,21 @@ class Supervisor:
                  worker.process.pid)  # fmt: skip
 
     def start(self) -> None:
-        """The roles' process first, as one process starts them before its API: once it
-        is ready (its pools reported, its bus listening), the API workers. A roles'
-        process that dies while starting (a bad backend section) ends the service."""
-        roles, api = self.workers[0], self.workers[1:]
+        """Every child at once; the API workers import and build their app while the
+        roles' process starts, and take requests once it is ready (its pools reported, its
+        bus listening), as one process starts its roles before its API. A roles' process
+        that dies while starting (a bad backend section) ends the service."""
+        roles = self.workers[0]
         self.ready_file.unlink(missing_ok=True)
         with self._lock:
-            self._spawn(roles)
+            for worker in self.workers:
+                self._spawn(worker)
         assert roles.process is not None
         while not self._is_ready(roles.process.pid):
             if roles.process.poll() is not None:
+                self.stop()
                 raise SystemExit(roles.process.returncode or 1)
             time.sleep(0.05)
-        with self._lock:
-            for worker in api:
-                self._spawn(worker)
         threading.Thread(target=self._watch, name="supervisor", daemon=True).start()
 
     def _is_ready(self, pid: int) -> bool:
@@ -163,6 +170,8 @@ class Supervisor:
                     return
                 with self._lock:
                     if not self._stopping.is_set():
+                        if worker.kind == "roles":
+                            self.ready_file.unlink(missing_ok=True)
                         self._spawn(worker)
 
     def stop(self) -> None:

@@ -1,15 +1,15 @@
 """The local transport: casts from API worker processes to the roles' process, on one host.
 
-``firebrick serve`` with ``osapi_volume_workers`` above one runs the API in worker
-processes and the scheduler, volume and backup roles in the main process, whose
-in-process bus owns every topic's queue. The workers reach it through a Unix socket
+``firebrick serve`` runs the API in ``osapi_volume_workers`` worker processes and the
+scheduler, volume and backup roles in one process of their own (``firebrick.supervisor``),
+whose in-process bus owns every topic's queue. The workers reach it through a Unix socket
 (:class:`LocalHub` listens, :class:`LocalBus` sends): no broker to install.
 
 Each frame is a 4-byte big-endian length and a JSON object
 ``{"topic", "method", "payload", "request_id"}``. A cast returns once the frame is
-written to the socket. When the main process is gone (killed, restarting) a cast raises
+written to the socket. When the roles' process is gone (killed, restarting) a cast raises
 :class:`~firebrick.rpc.bus.BusUnavailable`, so ``cast_or_defer`` keeps the message and
-sends it again once the socket answers; what the main process had queued but not yet
+sends it again once the socket answers; what the roles' process had queued but not yet
 handled is resumed by its start-up recovery from the database, where every request's
 effect is recorded before its cast. Handlers are idempotent, so a message that arrives
 both ways is done once.
@@ -74,7 +74,7 @@ def _read_exactly(conn: socket.socket, size: int) -> bytes | None:
 
 
 class LocalBus:
-    """The sending side, in an API worker: every cast goes to the main process."""
+    """The sending side, in an API worker: every cast goes to the roles' process."""
 
     def __init__(self, path: Path) -> None:
         self.path = path
@@ -96,7 +96,7 @@ class LocalBus:
         with self._lock:
             if self._closed:
                 raise BusUnavailable("the local bus is closed")
-            # A connection the main process closed (it restarted) fails on the first
+            # A connection the roles' process closed (it restarted) fails on the first
             # write after it; one new connection is tried before giving up.
             for attempt in (1, 2):
                 try:
@@ -110,12 +110,12 @@ class LocalBus:
                         self._conn = None
                     if attempt == 2:
                         raise BusUnavailable(
-                            f"the service's main process does not answer on {self.path}: "
+                            f"the service's roles process does not answer on {self.path}: "
                             f"{exc.strerror or exc}"
                         ) from exc
 
     def consume(self, topic: str, handler: Handler, workers: int = 1) -> None:
-        raise NotImplementedError("API workers only send; the main process consumes")
+        raise NotImplementedError("API workers only send; the roles' process consumes")
 
     def close(self) -> None:
         with self._lock:
@@ -126,7 +126,7 @@ class LocalBus:
 
 
 class LocalHub:
-    """The receiving side, in the main process: frames from the workers onto ``bus``."""
+    """The receiving side, in the roles' process: frames from the workers onto ``bus``."""
 
     def __init__(self, path: Path, bus: Bus) -> None:
         self.path = path
