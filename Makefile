@@ -140,8 +140,13 @@ test: venv apt ceph-bindings keystone glance tempest-venv lint typecheck
 faults: venv apt ceph-bindings keystone
 	$(FAULTS)
 
+# The commit issue 18 (the create path on every core) started from: speed.py runs it beside
+# this tree, in alternating rounds, and prints the ratio.
+SPEED_BASE ?= 5af07c5
+
 bench: venv apt ceph-bindings keystone glance
 	$(BIN)/python bench/bench.py --mode $(BENCH_MODE) $(BENCH_ARGS)
+	$(BIN)/python bench/speed.py --option '' --option osapi_volume_workers=1 --against $(SPEED_BASE)
 	$(BIN)/python bench/clone_bench.py
 	$(BIN)/python bench/image_bench.py
 	$(BIN)/python bench/backup_bench.py

@@ -6,33 +6,23 @@ The embedded all-in-one mode and the scaled-out roles differ only in what is bui
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from firebrick.api import dashboard
-from firebrick.api.app import create_app
-from firebrick.api.attachment_api import AttachmentAPI
-from firebrick.api.auth import TokenValidator
-from firebrick.api.snapshot_api import SnapshotAPI
-from firebrick.api.volume_actions import VolumeActions
-from firebrick.api.volume_api import VolumeAPI
 from firebrick.config import Config
 from firebrick.db import types
 from firebrick.db.engine import Database
-from firebrick.image.access import GlanceAccess
-from firebrick.metrics import service as metrics_service
 from firebrick.metrics.bus import metered
 from firebrick.notifier import Notifier
-from firebrick.policy import Policy
 from firebrick.rpc.bus import Bus
 from firebrick.rpc.inprocess import InProcessBus
-from firebrick.scheduler.filter_scheduler import FilterScheduler
-from firebrick.scheduler.filters import build_filters
-from firebrick.scheduler.manager import SchedulerManager
-from firebrick.scheduler.weighers import build_weighers
-from firebrick.targets import build_target
-from firebrick.volume import drivers
-from firebrick.volume.drivers.base import VolumeDriver
-from firebrick.volume.manager import VolumeManager
+
+# Each role's modules are imported where its parts are built: an API worker process does
+# not load the flow engine and the drivers, nor the roles' process the web framework.
+if TYPE_CHECKING:
+    from firebrick.scheduler.filter_scheduler import FilterScheduler
+    from firebrick.scheduler.manager import SchedulerManager
+    from firebrick.volume.drivers.base import VolumeDriver
+    from firebrick.volume.manager import VolumeManager
 
 
 @dataclass
@@ -88,6 +78,10 @@ def build_database(config: Config) -> Database:
 
 
 def build_filter_scheduler(config: Config) -> FilterScheduler:
+    from firebrick.scheduler.filter_scheduler import FilterScheduler
+    from firebrick.scheduler.filters import build_filters
+    from firebrick.scheduler.weighers import build_weighers
+
     weighers = build_weighers(
         config.scheduler_default_weighers,
         {"CapacityWeigher": config.capacity_weight_multiplier},
@@ -100,6 +94,8 @@ def build_filter_scheduler(config: Config) -> FilterScheduler:
 
 
 def build_scheduler(config: Config, db: Database, bus: Bus, notifier: Notifier) -> SchedulerManager:
+    from firebrick.scheduler.manager import SchedulerManager
+
     return SchedulerManager(
         host=config.host,
         availability_zone=config.storage_availability_zone,
@@ -117,6 +113,11 @@ def build_scheduler(config: Config, db: Database, bus: Bus, notifier: Notifier) 
 def build_volume_managers(
     config: Config, db: Database, bus: Bus, notifier: Notifier, only: str | None = None
 ) -> list[VolumeManager]:
+    from firebrick.image.access import GlanceAccess
+    from firebrick.targets import build_target
+    from firebrick.volume import drivers
+    from firebrick.volume.manager import VolumeManager
+
     managers = []
     directories: dict[str, str] = {}
     # The backends this process serves: a migration between two of them copies files.
@@ -162,6 +163,15 @@ def build_volume_managers(
 
 
 def build_api(config: Config, db: Database, bus: Bus, notifier: Notifier) -> Any:
+    from firebrick.api.app import create_app
+    from firebrick.api.attachment_api import AttachmentAPI
+    from firebrick.api.auth import TokenValidator
+    from firebrick.api.snapshot_api import SnapshotAPI
+    from firebrick.api.volume_actions import VolumeActions
+    from firebrick.api.volume_api import VolumeAPI
+    from firebrick.image.access import GlanceAccess
+    from firebrick.policy import Policy
+
     volume_api = VolumeAPI(
         db=db,
         bus=bus,
@@ -222,14 +232,21 @@ def all_in_one(config: Config) -> Services:
 
 
 def roles(
-    config: Config, names: list[str], *, backend: str | None = None, shared: bool = True
+    config: Config,
+    names: list[str],
+    *,
+    backend: str | None = None,
+    shared: bool = True,
+    bus: Bus | None = None,
 ) -> Services:
     """Build and start the given roles (``api``, ``scheduler``, ``volume``) in this process.
 
-    Volume services start first so that the scheduler finds their pools reported.
+    Volume services start first so that the scheduler finds their pools reported. ``bus``:
+    the transport to use instead of the one the configuration names (an API worker's
+    local bus).
     """
     db = build_database(config)
-    bus = metered(build_bus(config, "-".join(names), shared=shared))
+    bus = metered(bus or build_bus(config, "-".join(names), shared=shared))
     notifier = Notifier.from_options(config.notifications, config.notifications_path)
     services = Services(config=config, db=db, bus=bus, notifier=notifier)
     if "volume" in names:
@@ -250,6 +267,9 @@ def roles(
 
     # [metrics]
     if services.app is not None:
+        from firebrick.api import dashboard
+        from firebrick.metrics import service as metrics_service
+
         metrics_service.install_api(services.app, db, config)
         dashboard.install(services.app, config)
 

@@ -7,10 +7,12 @@ import logging
 import signal
 import sys
 import threading
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from firebrick import bootstrap, config, logs
-from firebrick.metrics import service as metrics_service
+from firebrick import config, logs
+
+if TYPE_CHECKING:
+    from firebrick import bootstrap
 
 LOG = logging.getLogger("firebrick")
 
@@ -20,7 +22,9 @@ def _announce(message: str) -> None:
     print(message, file=sys.stderr, flush=True)
 
 
-def _run_api(conf: config.Config, services: bootstrap.Services) -> None:
+def _run_api(
+    conf: config.Config, services: bootstrap.Services, sockets: list[Any] | None = None
+) -> None:
     import uvicorn
 
     from firebrick.api.middleware import BodyDeadline
@@ -50,7 +54,7 @@ def _run_api(conf: config.Config, services: bootstrap.Services) -> None:
     # the process dies before the caller's clean-up: send (or count) what the notifier
     # still holds first.
     signal.signal(signal.SIGTERM, lambda signum, _frame: _flush_then_die(services, signum))
-    server.run()
+    server.run(sockets=sockets)
 
 
 def _flush_then_die(services: bootstrap.Services, signum: int) -> None:
@@ -68,6 +72,9 @@ def _wait_for_signal(name: str) -> None:
 
 
 def _start(args: argparse.Namespace, names: list[str], *, shared: bool) -> int:
+    from firebrick import bootstrap
+    from firebrick.metrics import service as metrics_service
+
     conf = config.load(args.config)
     # Every role runs several threads (workers, consumers, reporters): hand the GIL over
     # more often than every 5 ms, so that a request does not queue behind a flow.
@@ -88,7 +95,88 @@ def _start(args: argparse.Namespace, names: list[str], *, shared: bool) -> int:
 
 
 def serve(args: argparse.Namespace) -> int:
-    return _start(args, ["volume", "scheduler", "api", "backup"], shared=False)
+    conf = config.load(args.config)
+    if conf.osapi_volume_workers == 0:
+        return _start(args, ["volume", "scheduler", "api", "backup"], shared=False)
+    return _supervise(args, conf)
+
+
+def _supervise(args: argparse.Namespace, conf: config.Config) -> int:
+    """The roles' process and ``osapi_volume_workers`` API workers (firebrick.supervisor).
+
+    This process imports little: it only binds the port and keeps its children running.
+    """
+    from firebrick import supervisor
+    from firebrick.rpc.local import run_dir
+
+    logs.setup(conf.log_dir, ["api"], debug=conf.debug)
+    listener = supervisor.listen_socket(conf.listen, conf.port)
+    extra = ["--metrics-port", str(args.metrics_port)] if args.metrics_port else []
+    children = supervisor.Supervisor(
+        args.config, listener, conf.osapi_volume_workers,
+        run_dir(conf.state_path) / "roles.ready", extra,
+    )  # fmt: skip
+    try:
+        children.start()
+        _wait_for_signal(f"supervisor: the roles' process and {conf.osapi_volume_workers} "
+                         "API workers")  # fmt: skip
+    finally:
+        children.stop()
+    return 0
+
+
+def worker_roles(args: argparse.Namespace) -> int:
+    """The scheduler, volume and backup roles of ``firebrick serve`` (started by it)."""
+    from firebrick import bootstrap, supervisor
+    from firebrick.metrics import service as metrics_service
+    from firebrick.rpc.local import LocalHub, run_dir, socket_path
+
+    supervisor.die_with_parent(args.parent_pid)
+    conf = config.load(args.config)
+    names = ["volume", "scheduler", "backup"]
+    sys.setswitchinterval(0.0005)
+    logs.setup(conf.log_dir, names, debug=conf.debug)
+    metrics_service.start(conf, names, args.metrics_port)
+    metrics_service.share(run_dir(conf.state_path))
+    services = bootstrap.roles(conf, names, shared=False)
+    hub = None
+    if not conf.transport_url:
+        hub = LocalHub(socket_path(conf.state_path), services.bus)
+        hub.start()
+    supervisor.say_ready(run_dir(conf.state_path) / "roles.ready")
+    try:
+        _wait_for_signal(" + ".join(names))
+    finally:
+        if hub is not None:
+            hub.stop()
+        services.stop()
+    return 0
+
+
+def worker_api(args: argparse.Namespace) -> int:
+    """One API worker of ``firebrick serve`` (started by it, never by hand)."""
+    import socket
+
+    from firebrick import bootstrap, supervisor
+    from firebrick.metrics import service as metrics_service
+    from firebrick.rpc.bus import Bus
+    from firebrick.rpc.local import LocalBus, run_dir, socket_path
+
+    supervisor.die_with_parent(args.parent_pid)
+    conf = config.load(args.config)
+    sys.setswitchinterval(0.0005)
+    logs.setup(conf.log_dir, ["api"], debug=conf.debug)
+    metrics_service.start(conf, ["api"], None)
+    metrics_service.share(run_dir(conf.state_path))
+    bus: Bus | None = None if conf.transport_url else LocalBus(socket_path(conf.state_path))
+    services = bootstrap.roles(conf, ["api"], shared=True, bus=bus)
+    listener = socket.socket(fileno=args.fd)
+    supervisor.wait_until_ready(run_dir(conf.state_path) / "roles.ready")
+    try:
+        _run_api(conf, services, sockets=[listener])
+    finally:
+        services.stop()
+    return 0
 
 
 def api(args: argparse.Namespace) -> int:
@@ -142,6 +230,8 @@ def volume_usage_audit(args: argparse.Namespace) -> int:
         LOG.error("The end time (%s) must be after the start time (%s).", stamp(end),
                   stamp(begin))  # fmt: skip
         return 255
+    from firebrick import bootstrap
+
     db = bootstrap.build_database(conf)
     notifier = Notifier.from_options(conf.notifications, conf.notifications_path)
     try:
@@ -188,6 +278,11 @@ def main(argv: list[str] | None = None) -> int:
     p_volume = command("volume", volume, "volume services alone (needs transport_url)")
     p_volume.add_argument("--backend", help="only this backend section (default: all enabled)")
     command("backup", backup, "the backup service alone (needs transport_url)")
+    for kind, func in (("roles", worker_roles), ("api", worker_api)):
+        p_worker = command(f"worker-{kind}", func, f"one {kind} process of `firebrick serve`")
+        p_worker.add_argument("--parent-pid", type=int, required=True)
+        p_worker.add_argument("--index", type=int, default=0)
+        p_worker.add_argument("--fd", type=int, help="the API's listening socket")
     p_db = sub.add_parser("db", help="database maintenance")
     db_sub = p_db.add_subparsers(dest="db_command", required=True)
     p_upgrade = db_sub.add_parser("upgrade", help="migrate the database to the current schema")

@@ -7,6 +7,7 @@ as parameters, never a global.
 from __future__ import annotations
 
 import configparser
+import os
 import socket
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -128,6 +129,10 @@ class Config:
     # The embedded API server's bound on how long a request body may take to arrive
     # (seconds, 0: none); Cinder's Apache or uwsgi front has its own.
     api_body_timeout: float = 60.0
+    # Cinder's: API worker processes of ``firebrick serve``, beside one process for the
+    # other roles, reached over a Unix socket (firebrick.supervisor, firebrick.rpc.local).
+    # Default: one per CPU but one; 0: everything in one process.
+    osapi_volume_workers: int = 0
     # Cinder's (oslo.service's) client_socket_timeout: an idle keep-alive connection is
     # closed after this many seconds. uvicorn's own default, 5 s, raced clients that sent
     # their next request just as a busy event loop got to its timer (a reset connection).
@@ -263,7 +268,19 @@ def load(path: str | Path | None = None) -> Config:
         record_flow_timelines=parse_bool(opt("record_flow_timelines", "true")),
         api_body_timeout=float(opt("api_body_timeout", "60")),
         client_socket_timeout=float(opt("client_socket_timeout", "900")),
+        osapi_volume_workers=_workers(opt("osapi_volume_workers", "")),
     )
+
+
+def _workers(value: str) -> int:
+    """``osapi_volume_workers``: unset means a worker per CPU but the one the roles'
+    process takes; 0 runs the API in the one process with every role."""
+    if not value.strip():
+        return max(1, (os.cpu_count() or 1) - 1)
+    workers = int(value)
+    if workers < 0:
+        raise ValueError(f"osapi_volume_workers = {value}: expected 0 or more")
+    return workers
 
 
 def _notifications(

@@ -75,7 +75,9 @@ def test_full_and_incremental_backups_of_an_rbd_volume_restore_each_point(
     read = stats(svc, incremental)
     assert read["method"] == "rbd-diff" and read["read_bytes"] <= 8 * MiB, read
     assert read["changed_bytes"] == 8 * MiB, read
-    assert len(snapshots(ceph, vid)) == 1  # the full's point gave way to the incremental's
+    # The full's point gives way to the incremental's once the volume service has released
+    # the backup's device, which it does just after the backup is available.
+    api.wait_for(lambda: len(snapshots(ceph, vid)) == 1, "one backup point left")
 
     # The full backup restores into a new volume (zeros where nothing was written).
     new = restore(api, full["id"])["volume_id"]

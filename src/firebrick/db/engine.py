@@ -9,6 +9,8 @@ contended rows are locked explicitly.
 
 from __future__ import annotations
 
+import fcntl
+import os
 import sqlite3
 import threading
 import time
@@ -36,6 +38,34 @@ def _wal(cursor: Any) -> None:
             if "locked" not in str(exc) or attempt == 199:
                 raise
             time.sleep(0.05)
+
+
+class _WriterLock:
+    """A thread lock, then an exclusive ``flock`` on ``path`` (when given)."""
+
+    def __init__(self, path: Path | None) -> None:
+        self._lock = threading.Lock()
+        self._fd = os.open(path, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o600) if path else None
+
+    def __enter__(self) -> None:
+        self._lock.acquire()
+        if self._fd is not None:
+            try:
+                fcntl.flock(self._fd, fcntl.LOCK_EX)
+            except BaseException:
+                self._lock.release()
+                raise
+
+    def __exit__(self, *exc: object) -> None:
+        if self._fd is not None:
+            fcntl.flock(self._fd, fcntl.LOCK_UN)
+        self._lock.release()
+
+    def close(self) -> None:
+        with self._lock:
+            if self._fd is not None:
+                os.close(self._fd)
+                self._fd = None
 
 
 class Database:
@@ -66,10 +96,13 @@ class Database:
         self.engine: Engine = create_engine(url, **kwargs)
         # SQLite has one writer at a time, and a writer that finds the lock taken sleeps
         # in its busy handler for milliseconds; queueing this process's writers on a
-        # lock of our own hands the database over in microseconds instead.
-        self._writer: AbstractContextManager[Any] = (
-            threading.Lock() if self.is_sqlite else nullcontext()
-        )
+        # lock of our own, and the processes sharing the file on a file lock beside it
+        # (the API workers of ``firebrick serve``), hands the database over in
+        # microseconds instead.
+        self._writer: AbstractContextManager[Any] = nullcontext()
+        if self.is_sqlite:
+            file = parsed.database if parsed.database != ":memory:" else None
+            self._writer = _WriterLock(Path(f"{file}.writelock") if file else None)
         if self.is_sqlite:
             self._tune_sqlite(self.engine)
         # Transaction latency, when metrics are on (set up before the database is built).
@@ -121,3 +154,5 @@ class Database:
 
     def dispose(self) -> None:
         self.engine.dispose()
+        if isinstance(self._writer, _WriterLock):
+            self._writer.close()

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import logging
+import os
 import threading
 from pathlib import Path
 from typing import Any, Protocol
@@ -21,21 +22,30 @@ class Sink(Protocol):
 
 class JsonLinesSink:
     """Firebrick's ``file`` driver: one JSON object a line in ``notifications.jsonl``,
-    where someone without a broker (and the tests) read them."""
+    where someone without a broker (and the tests) read them.
+
+    Each line is one ``write`` to a file opened for appending, so the processes of one
+    service (API workers, the roles' process) never interleave within a line.
+    """
 
     def __init__(self, path: Path) -> None:
         self._lock = threading.Lock()
         path.parent.mkdir(parents=True, exist_ok=True)
-        self._file = open(path, "a", encoding="utf-8", buffering=1)  # noqa: SIM115
+        self._fd: int | None = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT | os.O_CLOEXEC,
+                                       0o644)  # fmt: skip
 
     def send(self, message: dict[str, Any], request_id: str | None) -> None:
-        line = json.dumps(message, default=str)
+        line = (json.dumps(message, default=str) + "\n").encode()
         with self._lock:
-            self._file.write(line + "\n")
+            if self._fd is None:
+                raise ValueError("the notifications file is closed")
+            os.write(self._fd, line)
 
     def close(self) -> None:
         with self._lock:
-            self._file.close()
+            if self._fd is not None:
+                os.close(self._fd)
+                self._fd = None
 
 
 class LogSink:

@@ -8,7 +8,6 @@ from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from typing import Any
 
-from taskflow import engines
 from taskflow.persistence import models
 
 from firebrick.db import groups, quotas, recovery, services, snapshots, volumes
@@ -29,7 +28,7 @@ from firebrick.volume.drivers.base import VolumeDriver
 from firebrick.volume.extend import ExtendWorker
 from firebrick.volume.flow_log import FlowLogger
 from firebrick.volume.flows import create_volume
-from firebrick.volume.flows.storage import PassThroughBackend
+from firebrick.volume.flows.storage import PassThroughBackend, load_engine
 from firebrick.volume.group_snapshots import GroupSnapshotWorker
 from firebrick.volume.groups import GroupWorker
 from firebrick.volume.images import ImageWorker
@@ -292,11 +291,8 @@ class VolumeManager:
             "request_spec": payload.get("request_spec") or {},
             "retry": payload.get("retry") or {"num_attempts": 1, "backends": [self.backend]},
         }
-        engine = engines.load(
-            self._create_flow,
-            store=store,
-            backend=self._flow_storage,
-            book=models.LogBook(create_volume.FLOW_NAME),
+        engine = load_engine(
+            self._create_flow, store, self._flow_storage, models.LogBook(create_volume.FLOW_NAME)
         )
         FlowLogger(volume_id).attach(engine)
         try:

@@ -12,7 +12,11 @@ from __future__ import annotations
 from collections.abc import Iterator
 from typing import Any
 
-from taskflow.persistence import base
+from taskflow import storage
+from taskflow.engines.action_engine.engine import SerialActionEngine
+from taskflow.persistence import base, models
+from taskflow.utils import misc
+from taskflow.utils import persistence_utils as p_utils
 
 
 class _Connection(base.Connection):  # type: ignore[misc]
@@ -78,3 +82,37 @@ class PassThroughBackend(base.Backend):  # type: ignore[misc]
 
     def close(self) -> None:
         pass
+
+
+class _Storage(storage.Storage):  # type: ignore[misc]
+    """TaskFlow's storage, saving without a retry around each save.
+
+    TaskFlow retries a save that raised StorageFailure, through tenacity, which builds a
+    new retry controller for every call: an eighth of a create's CPU in the volume
+    process. A save to :class:`PassThroughBackend` cannot fail, so nothing is retried.
+    """
+
+    _save_flow_detail = storage.Storage._save_flow_detail.__wrapped__
+    _save_atom_detail = storage.Storage._save_atom_detail.__wrapped__
+
+
+class _Engine(SerialActionEngine):  # type: ignore[misc]
+    @misc.cachedproperty  # type: ignore[untyped-decorator]
+    def storage(self) -> _Storage:
+        def scope_fetcher(atom_name: str) -> Any:
+            if self._compiled:
+                return self._runtime.fetch_scopes_for(atom_name)
+            return None
+
+        return _Storage(self._flow_detail, backend=self._backend, scope_fetcher=scope_fetcher)
+
+
+def load_engine(
+    flow: Any, store: dict[str, Any], backend: PassThroughBackend, book: models.LogBook
+) -> Any:
+    """``taskflow.engines.load(flow, store=…, backend=…, book=…)`` with the default (serial)
+    engine, without looking the engine up through stevedore on every load."""
+    flow_detail = p_utils.create_flow_detail(flow, book=book, backend=backend)
+    engine = _Engine(flow, flow_detail, backend, {})
+    engine.storage.inject(store)
+    return engine
