@@ -298,9 +298,10 @@ class VolumeManager:
             backend=self._flow_storage,
             book=models.LogBook(create_volume.FLOW_NAME),
         )
-        FlowLogger(volume_id).attach(engine)
+        flow_log = FlowLogger(volume_id)
+        flow_log.attach(engine)
         try:
-            with flow_timeline.recorded(engine, store, self.backend, self.record_timelines):
+            with flow_timeline.recorded(flow_log, store, self.backend, self.record_timelines):
                 engine.run()
         except VolumeNotFound:
             with self.db.read() as conn:
