@@ -60,7 +60,7 @@ class FlowRecorder:
         self.origin = time.monotonic()
         self.ended: float | None = None
         self.flow_state: str | None = None
-        self.tasks: dict[str, TaskSpan] = {}
+        self.tasks: dict[str, TaskSpan] = {}  # by the engine's task name
         self.saved_outcome: str | None = None  # what save() recorded: the run's verdict
 
     def flow_changed(self, state: str, details: dict[str, Any]) -> None:
@@ -75,12 +75,11 @@ class FlowRecorder:
 
     def task_changed(self, state: str, task_name: str, details: dict[str, Any]) -> None:
         at = time.monotonic()
-        # "ExtractVolumeRefTask;volume:create": the class is the name an operator knows.
-        name = task_name.split(";", 1)[0]
         if state == states.RUNNING:
-            self.tasks[name] = TaskSpan(name, at)
+            # "ExtractVolumeRefTask;volume:create": the class is the name an operator knows.
+            self.tasks[task_name] = TaskSpan(task_name.split(";", 1)[0], at)
             return
-        span = self.tasks.get(name)
+        span = self.tasks.get(task_name)
         if span is None:
             return  # a revert of a task that never ran (IGNORE and the like)
         if state in _ENDED:
