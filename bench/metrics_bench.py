@@ -72,7 +72,7 @@ async def compare(
     finally:
         for client in clients.values():
             await client.aclose()
-    return {
+    summary: dict[str, Any] = {
         name: {
             "create_per_s_c8_median": round(statistics.median(r.per_s for r in runs), 2),
             "create_per_s_c8_rounds": [round(r.per_s, 2) for r in runs],
@@ -84,6 +84,20 @@ async def compare(
         }
         for name, runs in rounds.items()
     }
+    # Each round's on and off runs are neighbours in time: the ratio of the two sees the
+    # same load, where the medians of each side may come from different rounds.
+    summary["paired"] = {
+        "throughput_cost_rounds": [
+            round(1 - on.per_s / off.per_s, 4)
+            for on, off in zip(rounds["on"], rounds["off"], strict=True)
+        ],
+        "cpu_cost_rounds": [
+            round(on / off - 1, 4) for on, off in zip(cpu["on"], cpu["off"], strict=True)
+        ],
+    }
+    for key in ("throughput_cost", "cpu_cost"):
+        summary["paired"][f"{key}_median"] = statistics.median(summary["paired"][f"{key}_rounds"])
+    return summary
 
 
 async def fill(client: httpx.AsyncClient, total: int, concurrency: int = 32) -> int:
@@ -225,6 +239,12 @@ def main() -> int:
     print(
         f"  cost {cost * 100:+.1f} % throughput, {results['cpu_cost'] * 100:+.1f} % CPU "
         f"per create  (target <= {MAX_COST * 100:g} %: {verdict})"
+    )
+    paired = results["paired"]
+    print(
+        f"  round by round: cost {paired['throughput_cost_median'] * 100:+.1f} % throughput, "
+        f"{paired['cpu_cost_median'] * 100:+.1f} % CPU per create (medians of the "
+        f"{args.rounds} on/off pairs)"
     )
     s = results["scrape"]
     verdict = "met" if results["scrape_target_met"] else "MISSED"

@@ -1,7 +1,7 @@
 """What one run of a create flow did: each task's start, end and outcome.
 
-A :class:`FlowRecorder` listens to the engine's notifications (the same transitions
-``flow_log`` writes to volume.log) and keeps them in memory. The run is saved by
+A :class:`FlowRecorder` is handed the engine's notifications by the listeners that write
+them to volume.log (``flow_log``) and keeps them in memory. The run is saved by
 :func:`save_run`, called in the transaction that ends it anyway — the one that makes the
 volume ``available``, sends it back to the scheduler or sets it to ``error`` — so a
 timeline costs one more row in a commit the flow makes, never a commit of its own. After
@@ -20,13 +20,13 @@ from typing import Any
 
 from sqlalchemy import Connection
 from taskflow import states
-from taskflow.types import notifier
 
 from firebrick.context import current_request_id
 from firebrick.db import flow_runs
 from firebrick.db.volumes import now
 from firebrick.metrics import flows as flow_metrics
 from firebrick.metrics.instruments import active
+from firebrick.volume.flow_log import FlowLogger
 
 _ENDED = {states.SUCCESS: "success", states.FAILURE: "failure"}
 _FLOW_ENDS = {states.SUCCESS: "success", states.REVERTED: "reverted", states.FAILURE: "failed"}
@@ -60,14 +60,10 @@ class FlowRecorder:
         self.origin = time.monotonic()
         self.ended: float | None = None
         self.flow_state: str | None = None
-        self.tasks: dict[str, TaskSpan] = {}
+        self.tasks: dict[str, TaskSpan] = {}  # by the engine's task name
         self.saved_outcome: str | None = None  # what save() recorded: the run's verdict
 
-    def attach(self, engine: Any) -> None:
-        engine.notifier.register(notifier.Notifier.ANY, self._on_flow)
-        engine.atom_notifier.register(notifier.Notifier.ANY, self._on_task)
-
-    def _on_flow(self, state: str, details: dict[str, Any]) -> None:
+    def flow_changed(self, state: str, details: dict[str, Any]) -> None:
         if state == states.RUNNING:
             # The run starts here, once the engine has compiled and prepared the flow.
             self.flow = str(details.get("flow_name") or self.flow)
@@ -77,14 +73,13 @@ class FlowRecorder:
             self.ended = time.monotonic()
             self.flow_state = state
 
-    def _on_task(self, state: str, details: dict[str, Any]) -> None:
+    def task_changed(self, state: str, task_name: str, details: dict[str, Any]) -> None:
         at = time.monotonic()
-        # "ExtractVolumeRefTask;volume:create": the class is the name an operator knows.
-        name = str(details.get("task_name", "")).split(";", 1)[0]
         if state == states.RUNNING:
-            self.tasks[name] = TaskSpan(name, at)
+            # "ExtractVolumeRefTask;volume:create": the class is the name an operator knows.
+            self.tasks[task_name] = TaskSpan(task_name.split(";", 1)[0], at)
             return
-        span = self.tasks.get(name)
+        span = self.tasks.get(task_name)
         if span is None:
             return  # a revert of a task that never ran (IGNORE and the like)
         if state in _ENDED:
@@ -166,9 +161,12 @@ _RUNNING: ContextVar[FlowRecorder | None] = ContextVar("flow_recorder", default=
 
 
 @contextmanager
-def recorded(engine: Any, store: dict[str, Any], backend: str, persist: bool) -> Iterator[None]:
-    """Record the run ``engine`` makes inside, for :func:`save_run` (``persist``: the
-    dashboard's timeline) and the flow metrics; with neither wanted, record nothing.
+def recorded(
+    flow_log: FlowLogger, store: dict[str, Any], backend: str, persist: bool
+) -> Iterator[None]:
+    """Record the run made inside by the engine ``flow_log`` is attached to, for
+    :func:`save_run` (``persist``: the dashboard's timeline) and the flow metrics; with
+    neither wanted, record nothing.
 
     The engine runs tasks in the calling thread, so the tasks find the recorder.
     """
@@ -179,12 +177,13 @@ def recorded(engine: Any, store: dict[str, Any], backend: str, persist: bool) ->
     recorder = FlowRecorder(
         str(store["volume_id"]), backend, int(retry.get("num_attempts", 1)), persist=persist
     )
-    recorder.attach(engine)
+    flow_log.recorder = recorder
     token = _RUNNING.set(recorder)
     try:
         yield
     finally:
         _RUNNING.reset(token)
+        flow_log.recorder = None
         flow_metrics.observe(recorder)
 
 

@@ -294,9 +294,10 @@ class VolumeManager:
         engine = load_engine(
             self._create_flow, store, self._flow_storage, models.LogBook(create_volume.FLOW_NAME)
         )
-        FlowLogger(volume_id).attach(engine)
+        flow_log = FlowLogger(volume_id)
+        flow_log.attach(engine)
         try:
-            with flow_timeline.recorded(engine, store, self.backend, self.record_timelines):
+            with flow_timeline.recorded(flow_log, store, self.backend, self.record_timelines):
                 engine.run()
         except VolumeNotFound:
             with self.db.read() as conn:

@@ -16,6 +16,7 @@ from firebrick.db.schema import volumes
 from firebrick.db.volumes import now
 from firebrick.metrics.instruments import Metrics
 from firebrick.volume import flow_timeline
+from firebrick.volume.flow_log import FlowLogger
 from firebrick.volume.flows.storage import PassThroughBackend
 
 
@@ -49,7 +50,9 @@ def run(db: Database, steps: list[Step], *, persist: bool = True) -> None:
     store = {"volume_id": "v-1", "retry": {"num_attempts": 2}, "db": db}
     engine = engines.load(flow, store=store, backend=PassThroughBackend(),
                           book=models.LogBook("test"))  # fmt: skip
-    with flow_timeline.recorded(engine, store, "h@b", persist):
+    flow_log = FlowLogger("v-1")
+    flow_log.attach(engine)
+    with flow_timeline.recorded(flow_log, store, "h@b", persist):
         engine.run()
 
 
