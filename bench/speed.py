@@ -36,13 +36,14 @@ import sys
 import tempfile
 import time
 import uuid
+from collections.abc import Iterator
 from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from bench import REPO, Bench, Run, bench_client, free_port, stop_process, write_config  # noqa: E402
+from bench import REPO, Bench, Run, bench_client, free_port, stop_process, write_config
 
 TICKS = os.sysconf("SC_CLK_TCK")
 
@@ -284,11 +285,13 @@ def parse_targets(args: argparse.Namespace, stack: ExitStack, root: Path) -> lis
 
 
 def main() -> int:
-    parser = argparse.ArgumentParser(description=__doc__,
-                                     formatter_class=argparse.RawDescriptionHelpFormatter)  # fmt: skip
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--against", help="also run this older commit; ratios against it")
-    parser.add_argument("--option", action="append",
-                        help="a target of this tree with these [DEFAULT] options (k=v,k=v)")  # fmt: skip
+    parser.add_argument(
+        "--option", action="append", help="a target of this tree with these options (k=v,k=v)"
+    )
     parser.add_argument("--rounds", type=int, default=5)
     parser.add_argument("--n", type=int, default=200, help="creates per c=8 round")
     parser.add_argument("--n-cpu", type=int, default=100, help="creates per CPU batch")
