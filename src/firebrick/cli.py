@@ -144,7 +144,7 @@ def worker_roles(args: argparse.Namespace) -> int:
     conf = config.load(args.config)
     names = ["volume", "scheduler", "backup"]
     sys.setswitchinterval(0.0005)
-    logs.setup(conf.log_dir, names, debug=conf.debug)
+    logs.setup(conf.log_dir, names, debug=conf.debug, notifications_in="api")
     metrics_service.start(conf, names, args.metrics_port)
     metrics_service.share(run_dir(conf.state_path))
     services = bootstrap.roles(conf, names, shared=False)

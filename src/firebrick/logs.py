@@ -57,7 +57,12 @@ class LogFileHandler(logging.FileHandler):
 NOTIFICATION_LOGGERS = ["firebrick.notifications", "oslo_messaging", "oslo.messaging.notification"]
 
 
-def setup(log_dir: Path, roles: list[str], *, debug: bool = False) -> None:
+def setup(
+    log_dir: Path, roles: list[str], *, debug: bool = False, notifications_in: str | None = None
+) -> None:
+    """Log files for ``roles``; ``notifications_in``: the role whose log gets the
+    notifications' lines (the roles' process of ``firebrick serve`` puts them in api.log,
+    beside its API workers', as one process does)."""
     log_dir.mkdir(parents=True, exist_ok=True)
     formatter = logging.Formatter(FORMAT)
     level = logging.DEBUG if debug else logging.INFO
@@ -80,6 +85,11 @@ def setup(log_dir: Path, roles: list[str], *, debug: bool = False) -> None:
     # oslo.messaging's connection messages, the log driver's events): in api.log where the
     # process has the api role, else in its first role's log.
     notifications = handlers.get("api") or handlers[roles[0]] if roles else None
+    if notifications_in is not None:
+        notifications = handlers.get(notifications_in) or LogFileHandler(
+            log_dir / f"{notifications_in}.log"
+        )
+        notifications.setFormatter(formatter)
     for name in NOTIFICATION_LOGGERS:
         logger = logging.getLogger(name)
         logger.setLevel(level)
