@@ -18,7 +18,6 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
-import os
 import shutil
 import statistics
 import sys
@@ -40,9 +39,12 @@ SCRAPES = 30
 
 
 def cpu_seconds(pid: int) -> float:
-    """User + system CPU time the process has used (Linux /proc)."""
-    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+    """User + system CPU time ``firebrick serve`` has used: the process and every process
+    under it (its API workers and roles' process), from /proc."""
+    from speed import cpu_seconds as tree_cpu
+    from speed import descendants
+
+    return tree_cpu(descendants(pid))
 
 
 async def compare(
