@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import queue
 import socket
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -20,27 +22,29 @@ def received() -> queue.SimpleQueue[tuple[str, dict[str, Any], str | None]]:
     return queue.SimpleQueue()
 
 
-def start_hub(path: Path, received: queue.SimpleQueue[Any]) -> tuple[local.LocalHub, InProcessBus]:
+@contextmanager
+def running_hub(path: Path, received: queue.SimpleQueue[Any]) -> Iterator[local.LocalHub]:
+    """A hub on ``path`` whose scheduler consumer puts what it gets into ``received``."""
     bus = InProcessBus()
     bus.consume("scheduler", lambda m, p: received.put((m, p, current_request_id())))
     hub = local.LocalHub(path, bus)
     hub.start()
-    return hub, bus
+    try:
+        yield hub
+    finally:
+        hub.stop()
+        bus.close()
 
 
 def test_a_cast_reaches_the_consumer_with_its_request_id(tmp_path, received):
-    hub, bus = start_hub(tmp_path / "bus.sock", received)
     sender = local.LocalBus(tmp_path / "bus.sock")
-    try:
+    with running_hub(tmp_path / "bus.sock", received):
         with working_for("req-1"):
             sender.cast("scheduler", "create_volume", {"volume_id": "v1"})
         assert received.get(timeout=5) == ("create_volume", {"volume_id": "v1"}, "req-1")
         # The socket is this user's only.
         assert (tmp_path / "bus.sock").stat().st_mode & 0o077 == 0
-    finally:
-        sender.close()
-        hub.stop()
-        bus.close()
+    sender.close()
 
 
 def test_a_cast_with_nobody_listening_is_unavailable_then_sent_when_back(tmp_path, received):
@@ -49,46 +53,30 @@ def test_a_cast_with_nobody_listening_is_unavailable_then_sent_when_back(tmp_pat
         sender.cast("scheduler", "create_volume", {"volume_id": "v1"})
     # cast_or_defer keeps it and sends it once the roles' process listens.
     assert cast_or_defer(sender, "scheduler", "create_volume", {"volume_id": "v2"}) is False
-    hub, bus = start_hub(tmp_path / "bus.sock", received)
-    try:
+    with running_hub(tmp_path / "bus.sock", received):
         assert received.get(timeout=5)[:2] == ("create_volume", {"volume_id": "v2"})
-    finally:
-        sender.close()
-        hub.stop()
-        bus.close()
+    sender.close()
 
 
 def test_a_restarted_hub_gets_the_casts_after_it(tmp_path, received):
     path = tmp_path / "bus.sock"
-    hub, bus = start_hub(path, received)
     sender = local.LocalBus(path)
-    sender.cast("scheduler", "m", {"n": 1})
-    assert received.get(timeout=5)[1] == {"n": 1}
-    hub.stop()
-    bus.close()
-    hub, bus = start_hub(path, received)  # the old connection is dead: one new one is tried
-    try:
+    with running_hub(path, received):
+        sender.cast("scheduler", "m", {"n": 1})
+        assert received.get(timeout=5)[1] == {"n": 1}
+    with running_hub(path, received):  # the old connection is dead: one new one is tried
         sender.cast("scheduler", "m", {"n": 2})
         assert received.get(timeout=5)[1] == {"n": 2}
-    finally:
-        sender.close()
-        hub.stop()
-        bus.close()
+    sender.close()
 
 
 def test_a_malformed_frame_is_dropped_and_the_connection_goes_on(tmp_path, received):
     path = tmp_path / "bus.sock"
-    hub, bus = start_hub(path, received)
-    try:
-        with socket.socket(socket.AF_UNIX) as raw:
-            raw.connect(str(path))
-            raw.sendall(local._HEADER.pack(5) + b"nope!")
-            good = local._encode("scheduler", "m", {"ok": True})
-            raw.sendall(good)
-            assert received.get(timeout=5)[1] == {"ok": True}
-    finally:
-        hub.stop()
-        bus.close()
+    with running_hub(path, received), socket.socket(socket.AF_UNIX) as raw:
+        raw.connect(str(path))
+        raw.sendall(local._HEADER.pack(5) + b"nope!")
+        raw.sendall(local._encode("scheduler", "m", {"ok": True}))
+        assert received.get(timeout=5)[1] == {"ok": True}
 
 
 def test_long_state_paths_get_a_short_socket_directory(tmp_path):
