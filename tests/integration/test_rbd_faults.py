@@ -9,6 +9,7 @@ volume, no orphan image.
 
 from __future__ import annotations
 
+import signal
 import threading
 import time
 from collections.abc import Iterator
@@ -26,6 +27,7 @@ from infra.ceph import CephCluster  # noqa: E402
 pytest_plugins = ["distributed"]
 
 ADMIN = "3.71"
+GiB = 1024**3
 
 
 def volume_images(ceph: CephCluster, pool: str) -> set[str]:
@@ -134,3 +136,22 @@ def test_two_volume_services_on_one_rbd_backend_one_killed_mid_create(
     assert volume_images(ceph, fault_pool) == set()
     worked = [cluster.role(n).log() for n in ("volume-rbd-1", "volume-rbd-1#2")]
     assert all("volume_create_manager" in log for log in worked), "one process did nothing"
+
+
+def test_an_image_left_half_made_by_a_killed_create_is_made_again(
+    ceph: CephCluster, fault_pool: str, rbd_svc: Any
+) -> None:
+    """A volume service killed inside ``rbd create`` leaves the image's name without its
+    header; the create it resumes at its start makes the image again."""
+    svc = rbd_svc(rbd_create_delay="30")
+    with svc.client() as api:
+        volume_id = api.create_volume(1, wait=None)["id"]
+        wait_for(lambda: volume_images(ceph, fault_pool) == {volume_id}, "the image made", 30)
+    svc.stop(signal.SIGKILL)
+    spec = f"{fault_pool}/volume-{volume_id}"
+    image_id = str(ceph.image_info(spec)["id"])
+    ceph.run("rados", "-p", fault_pool, "rm", f"rbd_header.{image_id}")  # as a kill mid-create
+    svc.restart()
+    with svc.client() as api:
+        assert api.wait_for_volume(volume_id, timeout=120)["status"] == "available"
+    assert int(ceph.image_info(spec)["size"]) == GiB

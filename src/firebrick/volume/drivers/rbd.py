@@ -98,11 +98,21 @@ class RbdDriver:
             yield rbd, ioctx
 
     def _create(self, rbd: Any, ioctx: Any, name: str, size: int) -> None:
-        try:
+        def create() -> None:
             rbd.RBD().create(ioctx, name, size, order=self.options.order, old_format=False,
                              features=self.features)  # fmt: skip
+
+        try:
+            create()
         except rbd.ImageExists:
-            names.ensure_size(rbd, ioctx, name, size)
+            try:
+                names.ensure_size(rbd, ioctx, name, size)
+            except rbd.ImageNotFound:
+                # A create is several object writes: a process killed inside one leaves
+                # the name without the image's header. Nothing is in it: make it again.
+                LOG.warning("RBD image %s was left half made; making it again", name)
+                rbd.RBD().remove(ioctx, name)
+                create()
 
     # Volumes --------------------------------------------------------------------------
 
