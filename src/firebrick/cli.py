@@ -292,7 +292,7 @@ def main(argv: list[str] | None = None) -> int:
     for kind, func in (("roles", worker_roles), ("api", worker_api)):
         p_worker = command(f"worker-{kind}", func, f"one {kind} process of `firebrick serve`")
         p_worker.add_argument("--parent-pid", type=int, required=True)
-        p_worker.add_argument("--index", type=int, default=0)
+        p_worker.add_argument("--index", type=int, default=0, help="which one (for ps)")
         p_worker.add_argument("--fd", type=int, help="the API's listening socket")
     p_db = sub.add_parser("db", help="database maintenance")
     db_sub = p_db.add_subparsers(dest="db_command", required=True)

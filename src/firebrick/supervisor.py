@@ -145,10 +145,6 @@ class Supervisor:
         except FileNotFoundError:
             return False
 
-    def pids(self) -> list[int]:
-        with self._lock:
-            return [w.process.pid for w in self.workers if w.process is not None]
-
     def _watch(self) -> None:
         while not self._stopping.wait(0.1):
             for worker in self.workers:

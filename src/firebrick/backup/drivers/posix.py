@@ -24,6 +24,7 @@ from pathlib import Path
 from typing import BinaryIO
 
 from firebrick.backup.drivers.base import ObjectMissing
+from firebrick.durable import fsync_path
 
 _TEMPORARY = ".tmp-"
 SYNC_FILE_RANGE_WRITE = 2  # linux/fs.h
@@ -78,7 +79,7 @@ class PosixStore:
             tmp.unlink(missing_ok=True)
             raise
         if durable:
-            _fsync(final.parent)
+            fsync_path(final.parent)
         else:
             # Its writeback starts now, beside the writing of the next objects, so that
             # ``sync`` finds it mostly done; started inline, it held up the writing.
@@ -88,8 +89,8 @@ class PosixStore:
         # An fsync through a new descriptor still reports a writeback error no one has
         # seen yet (Linux >= 4.16), and nothing else opens these files meanwhile.
         for name in names:
-            _fsync(self._path(container, name))
-        _fsync(self._dir(container))
+            fsync_path(self._path(container, name))
+        fsync_path(self._dir(container))
 
     @contextmanager
     def reader(self, container: str, name: str) -> Iterator[BinaryIO]:
@@ -134,13 +135,5 @@ def _start_writeback(path: Path) -> None:
         return
     try:
         _LIBC.sync_file_range(fd, ctypes.c_long(0), ctypes.c_long(0), SYNC_FILE_RANGE_WRITE)
-    finally:
-        os.close(fd)
-
-
-def _fsync(path: Path) -> None:
-    fd = os.open(path, os.O_RDONLY)
-    try:
-        os.fsync(fd)
     finally:
         os.close(fd)

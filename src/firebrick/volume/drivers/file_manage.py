@@ -27,6 +27,7 @@ from typing import Any
 
 from firebrick.domain.errors import DriverError
 from firebrick.domain.model import Snapshot, Volume
+from firebrick.durable import fsync_path
 from firebrick.volume.drivers import qemu_img
 from firebrick.volume.drivers.base import ModelUpdate
 from firebrick.volume.drivers.file import FileDriver
@@ -115,7 +116,7 @@ class FileManage:
             # Metadata only: the backing's data is the same file under its new name.
             qemu_img.rebase_unsafe(self.directory / user, final.name)
         os.unlink(source)
-        _sync_dir(self.directory)
+        fsync_path(self.directory)
         return name
 
     def _give_back(self, final: Path, name: str) -> None:
@@ -125,7 +126,7 @@ class FileManage:
             os.link(final, source, follow_symlinks=False)
         if _same_file(source, final):
             os.unlink(final)
-            _sync_dir(self.directory)
+            fsync_path(self.directory)
 
     # Letting go -----------------------------------------------------------------------
 
@@ -193,11 +194,3 @@ def _same_file(a: Path, b: Path) -> bool:
         if exc.errno == errno.ENOENT:
             return False
         raise
-
-
-def _sync_dir(directory: Path) -> None:
-    fd = os.open(directory, os.O_RDONLY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)

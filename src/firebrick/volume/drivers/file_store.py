@@ -17,6 +17,7 @@ from contextlib import contextmanager
 from pathlib import Path
 
 from firebrick.domain.errors import DriverError
+from firebrick.durable import fsync_path
 from firebrick.volume.drivers import filecopy, qemu_img
 
 GiB = 1 << 30
@@ -77,11 +78,7 @@ class FileStore:
     def publish(self, tmp: Path, final: Path) -> None:
         """Give a complete file its final name, durably."""
         os.rename(tmp, final)
-        fd = os.open(self.directory, os.O_RDONLY)
-        try:
-            os.fsync(fd)
-        finally:
-            os.close(fd)
+        fsync_path(self.directory)
 
     def virtual_size(self, path: Path) -> int:
         if self.volume_format == "qcow2":
