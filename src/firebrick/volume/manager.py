@@ -8,8 +8,6 @@ from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from typing import Any
 
-from taskflow.persistence import models
-
 from firebrick.db import groups, quotas, recovery, services, snapshots, volumes
 from firebrick.db.engine import Database
 from firebrick.db.outage import is_outage
@@ -28,7 +26,7 @@ from firebrick.volume.drivers.base import VolumeDriver
 from firebrick.volume.extend import ExtendWorker
 from firebrick.volume.flow_log import FlowLogger
 from firebrick.volume.flows import create_volume
-from firebrick.volume.flows.storage import PassThroughBackend, load_engine
+from firebrick.volume.flows.storage import CompiledFlow
 from firebrick.volume.group_snapshots import GroupSnapshotWorker
 from firebrick.volume.groups import GroupWorker
 from firebrick.volume.images import ImageWorker
@@ -79,8 +77,7 @@ class VolumeManager:
             images=self.images,
         )
         # Tasks are stateless, so one flow serves every run; the engine holds the state.
-        self._create_flow = create_volume.get_flow(self.ports)
-        self._flow_storage = PassThroughBackend()
+        self._create_flow = CompiledFlow(create_volume.get_flow(self.ports))
         self._running: set[str] = set()
         self._running_lock = threading.Lock()
         self.snapshots = SnapshotWorker(db, driver, notifier, backend)
@@ -291,9 +288,7 @@ class VolumeManager:
             "request_spec": payload.get("request_spec") or {},
             "retry": payload.get("retry") or {"num_attempts": 1, "backends": [self.backend]},
         }
-        engine = load_engine(
-            self._create_flow, store, self._flow_storage, models.LogBook(create_volume.FLOW_NAME)
-        )
+        engine = self._create_flow.engine(store)
         flow_log = FlowLogger(volume_id)
         flow_log.attach(engine)
         try:
