@@ -67,11 +67,12 @@ def build_bus(config: Config, service_name: str, *, shared: bool) -> Bus:
 
 def build_database(config: Config) -> Database:
     """The database, migrated to the current schema (safe when several processes start)."""
-    from firebrick.db import migrate
+    from firebrick.db.revision import at_head, upgrade_apart
 
     config.state_path.mkdir(parents=True, exist_ok=True)
-    migrate.upgrade(config.database_url)
     db = Database(config.database_url)
+    if not at_head(db):
+        upgrade_apart(config.database_url)
     with db.write() as conn:
         types.ensure_default(conn)
     return db
@@ -268,9 +269,9 @@ def roles(
     # [metrics]
     if services.app is not None:
         from firebrick.api import dashboard
-        from firebrick.metrics import service as metrics_service
+        from firebrick.metrics import api_route
 
-        metrics_service.install_api(services.app, db, config)
+        api_route.install(services.app, db, config)
         dashboard.install(services.app, config)
 
     return services

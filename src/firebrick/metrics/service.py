@@ -2,25 +2,20 @@
 
 Every role's process calls :func:`start` before its parts are built (``firebrick.cli``),
 so that the database, the bus and the flows find the metrics on. The api answers
-``GET /metrics`` itself (:func:`install_api`); the scheduler, volume and backup processes
-serve the same exposition on ``metrics_listen:metrics_port`` (or ``--metrics-port``).
+``GET /metrics`` itself (:mod:`firebrick.metrics.api_route`); the scheduler, volume and
+backup processes serve the same exposition on ``metrics_listen:metrics_port`` (or
+``--metrics-port``). Nothing here imports the web framework, which only the api needs.
 """
 
 from __future__ import annotations
 
-import asyncio
 import logging
 from pathlib import Path
 
-from fastapi import FastAPI, Request, Response
 from prometheus_client import REGISTRY, start_http_server
-from prometheus_client.exposition import choose_encoder
 
 from firebrick.config import Config
-from firebrick.db.engine import Database
 from firebrick.metrics import siblings
-from firebrick.metrics.collector import DatabaseCollector
-from firebrick.metrics.http import HttpMetrics
 from firebrick.metrics.instruments import Metrics, active, enable
 
 LOG = logging.getLogger("firebrick.metrics")
@@ -63,37 +58,6 @@ def share(run_dir: Path) -> None:
     _SIBLINGS = run_dir
 
 
-def install_api(app: FastAPI, db: Database, config: Config) -> None:
-    """``GET /metrics`` on the api, its HTTP metrics, and the database-derived gauges."""
-    metrics = active()
-    if metrics is None:
-        return
-    collector = DatabaseCollector(
-        db,
-        service_down_time=config.service_down_time,
-        project_labels=config.metrics_project_labels,
-    )
-    # Added last, so outermost: faults answered before routing are counted too.
-    app.add_middleware(HttpMetrics, metrics=metrics)
-    run_dir = _SIBLINGS
-    if run_dir is not None:
-        # The gauges from the database once, from the process scraped, not once a worker.
-        merged = siblings.ServiceRegistry(metrics.registry, run_dir, [collector])
-
-        async def exposition(request: Request) -> Response:
-            encoder, content_type = choose_encoder(request.headers.get("accept", ""))
-            body = await asyncio.to_thread(encoder, merged)  # reads the siblings' sockets
-            return Response(body, headers={"Content-Type": content_type})
-
-    else:
-        metrics.registry.register(collector)
-        registry = metrics.registry
-
-        # On the event loop, as the other routes: a scrape's queries take about a
-        # millisecond (10,000 volumes), less than a hop to a worker thread would add.
-        async def exposition(request: Request) -> Response:
-            encoder, content_type = choose_encoder(request.headers.get("accept", ""))
-            return Response(encoder(registry), headers={"Content-Type": content_type})
-
-    # Prometheus' text format, not the Block Storage API: not in the OpenAPI document.
-    app.add_api_route("/metrics", exposition, methods=["GET"], include_in_schema=False)
+def shared_run_dir() -> Path | None:
+    """The run directory whose siblings' metrics ``/metrics`` adds (after :func:`share`)."""
+    return _SIBLINGS
