@@ -9,7 +9,12 @@ reflink that the bench loop-mounts (needs root). A 4 GiB raw volume holds 2 GiB 
   ``sync`` of the copy (the backup fsyncs what it writes), and the CPU time it took;
 * per compression algorithm: a full backup (POST to available) and a restore onto the
   volume (POST to available), each as MB/s of the volume's data, and the CPU time the
-  service (all its roles, in one process) took for the backup;
+  service (``firebrick serve`` and every process under it) took for the backup.
+
+The page cache is dropped before each copy and each backup (when the bench may: root), so
+both read the volume from the disk: a backup reads a fresh snapshot of the volume, whose
+pages nothing has cached, and a copy of a file the bench has just written would otherwise
+read it from memory.
 * an incremental after 1 % of the volume changed (41 writes of 1 MiB): wall time, bytes
   read and how the change was found, for a raw volume on XFS (extent maps), a qcow2
   volume (allocation map of its chain) and a raw volume without reflink (holes skipped,
@@ -32,7 +37,7 @@ import sys
 import tempfile
 import time
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from pathlib import Path
 from typing import Any
 
@@ -141,20 +146,35 @@ def stats(backups: Path, api: VolumeApi, backup_id: str) -> dict[str, Any]:
 
 
 def cpu_seconds(pid: int | None = None) -> float:
-    """CPU time (user and system) of a process, or of this one's finished children."""
+    """CPU time (user and system) of a process and every process under it, or of this
+    one's finished children."""
     if pid is None:
         usage = resource.getrusage(resource.RUSAGE_CHILDREN)
         return usage.ru_utime + usage.ru_stime
-    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+    from speed import cpu_seconds as tree_cpu
+    from speed import descendants
+
+    return tree_cpu(descendants(pid))
 
 
-def copy_rate(path: Path, data: int, runs: int = 3) -> tuple[float, float]:
+def cold_cache() -> None:
+    """Write back and drop the page cache, so that what is read next comes from the disk."""
+    os.sync()
+    with suppress(OSError):
+        Path("/proc/sys/vm/drop_caches").write_text("3\n")
+
+
+def copy_rate(path: Path, data: int, runs: int = 3, cold: bool = True) -> tuple[float, float]:
     """The best of ``runs`` copies (the disk and CPUs are shared: the first is often slow)
-    in MB/s, and the CPU seconds that copy took."""
+    in MB/s, and the CPU seconds that copy took. ``cold``: the file read from the disk;
+    else from the page cache (read once before)."""
     copy = path.parent / "cp-copy"
     best, best_cpu = float("inf"), 0.0
     for _ in range(runs):
+        if cold:
+            cold_cache()
+        else:
+            subprocess.run(["cat", str(path)], stdout=subprocess.DEVNULL, check=True)
         cpu = cpu_seconds()
         start = time.monotonic()
         subprocess.run(["cp", "--reflink=never", "--sparse=always", str(path), str(copy)],
@@ -189,15 +209,19 @@ def throughput(root: Path, args: argparse.Namespace) -> dict[str, Any]:
             data = sum(length for _, length in fill(path, args.data_mib, size))
             if n == 0:
                 results["copy_mb_s"], results["copy_cpu_s"] = copy_rate(path, data)
+                results["copy_cached_mb_s"], _ = copy_rate(path, data, runs=2, cold=False)
+            cold_cache()
             cpu = cpu_seconds(svc.process.pid)
             backup, seconds = timed_backup(api, volume)
             cpu = cpu_seconds(svc.process.pid) - cpu
             if algorithm == "none":  # the same measure twice: the better one, as for cp
                 delete_backup(api, backup)
+                cold_cache()
                 again_cpu = cpu_seconds(svc.process.pid)
                 backup, again = timed_backup(api, volume)
                 if again < seconds:
                     seconds, cpu = again, cpu_seconds(svc.process.pid) - again_cpu
+            cold_cache()
             start_restore = time.monotonic()
             api.post(f"/backups/{backup}/restore", json={"restore": {"volume_id": volume}})
             wait(api, "volume", volume)
@@ -266,8 +290,10 @@ def table(r: dict[str, Any]) -> str:
     lines = [
         f"Backups of a {r['size_gib']} GiB raw volume holding {r['data_mib']} MiB "
         f"(XFS loop, posix store on the same filesystem)",
-        f"cp --reflink=never + sync of the same file: {r['copy_mb_s']:.1f} MB/s "
-        f"({r['copy_cpu_s']:.2f} s of CPU)",
+        f"cp --reflink=never + sync of the same file, from the disk: {r['copy_mb_s']:.1f} MB/s "
+        f"({r['copy_cpu_s']:.2f} s of CPU); from the page cache: "
+        f"{r['copy_cached_mb_s']:.1f} MB/s (for reference: a backup reads a new snapshot, "
+        "which nothing has cached)",
         "",
         f"{'algorithm':<10} {'backup MB/s':>12} {'CPU s':>7} {'restore MB/s':>13} "
         f"{'stored MiB':>11}",
