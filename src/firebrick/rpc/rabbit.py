@@ -51,6 +51,7 @@ CONNECT_TIMEOUT = 2.0
 POLL_INTERVAL = 0.5
 MAX_IDLE_PUBLISHERS = 16
 RECONNECT_DELAY_MAX = 5.0
+SUBSCRIBE_WAIT = 10.0  # seconds consume() waits for its threads to subscribe (or fail once)
 
 
 class _Publisher:
@@ -100,6 +101,8 @@ class _Consumer:
         self.handler = handler
         self.connection: Connection | None = None
         self.thread = threading.Thread(target=self._run, name=name, daemon=True)
+        # Set once the first attempt to subscribe ended, subscribed or not.
+        self.tried = threading.Event()
         self._pause = OUTAGE_PAUSE_MIN
 
     def _run(self) -> None:
@@ -117,6 +120,7 @@ class _Consumer:
                     channel, queues=[queue], on_message=self._on_message, prefetch_count=1
                 )
                 consumer.consume()
+                self.tried.set()
                 if failures:
                     LOG.warning("Consumer of %s reconnected to %s", self.topic, mask_password(url))
                 failures, delay = 0, 0.2
@@ -134,6 +138,7 @@ class _Consumer:
                     LOG.exception(
                         "Consumer of %s failed; reconnecting in %.1f s", self.topic, delay
                     )
+                self.tried.set()
                 bus._stopping.wait(delay)
                 delay = min(delay * 2, RECONNECT_DELAY_MAX)
             finally:
@@ -340,14 +345,23 @@ class RabbitBus:
         messages are in flight. A message is acknowledged once ``handler`` returned, also
         when it raised (logged; handlers do their own error handling). Lost connections
         are re-established with backoff, logged at WARNING.
+
+        Returns once each thread has subscribed, or failed its first attempt (the broker is
+        down: it keeps trying), so that a service that says it is running takes its share
+        of what is sent next, beside the other services on the same topic.
         """
         with self._lock:
             start = len(self._consumers)
+            started = []
             for n in range(workers):
                 name = f"{self._service_name}-{topic}-{start + n}"
                 consumer = _Consumer(self, topic, handler, name)
                 self._consumers.append(consumer)
                 consumer.thread.start()
+                started.append(consumer)
+        deadline = time.monotonic() + SUBSCRIBE_WAIT
+        for consumer in started:
+            consumer.tried.wait(max(0.0, deadline - time.monotonic()))
 
     def close(self) -> None:
         """Stop consuming, wait up to ``shutdown_timeout`` for running handlers, disconnect.
