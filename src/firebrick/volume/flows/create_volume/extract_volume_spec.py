@@ -13,6 +13,10 @@ class ExtractVolumeSpecTask(CinderTask):
     restart, from the image metadata the API recorded) or ``backup`` (the backup the API
     marked as restoring into this volume).
 
+    A request spec the API made (never empty: it names the zones at least) carries the
+    image or backup a volume is made from; only a create sent again from the database
+    (recovery, a cleanup), which has none, needs the lookups.
+
     Reversion strategy: none needed; it changes nothing.
     """
 
@@ -35,7 +39,7 @@ class ExtractVolumeSpecTask(CinderTask):
                         image=request_spec.get("image"))  # fmt: skip
         elif request_spec.get("backup_id"):
             spec.update(type="backup", backup_id=request_spec["backup_id"])
-        else:
+        elif not request_spec:
             with self.ports.db.read() as conn:
                 image_id = images.of_volume(conn, volume.id).get("image_id")
                 restoring = backups.restoring_into(conn, volume.id)
