@@ -2,15 +2,27 @@
 """What metrics and the flow timelines cost: the create path with them on and off, and
 the time of one ``/metrics`` scrape with 10,000 volumes present (issue 15).
 
-Two embedded services side by side, one with the defaults (metrics and timelines on) and
-one with ``metrics_enabled = false`` and ``record_flow_timelines = false``. Rounds of N
-creates at concurrency 8 alternate between them (the order flips every round, so neither
-always runs on a warmer machine); the medians are compared against the bound: on within
-3 % of off. Then the "on" service is filled to 10,000 volumes through the API and
-``GET /metrics`` is timed, as Prometheus would scrape it.
+Two embedded services side by side (``firebrick serve``'s default: a supervisor, the
+roles' process and the API workers), one with the defaults (metrics and timelines on) and
+one with ``metrics_enabled = false`` and ``record_flow_timelines = false``.
 
-    python bench/metrics_bench.py            # N=100 a round, 5 rounds, 10,000 volumes
-    python bench/metrics_bench.py --quick    # N=30, 3 rounds, 2,000 volumes
+The verdict comes from **paired windows**: both services are driven at the same time
+(concurrency 8 each, creating until the window's end, then finishing what is in flight),
+so that both see the same load, whatever else the machine is doing; each window gives the
+ratio of their creates/s and of their CPU per create (every process of each service,
+from /proc, in nanoseconds). Two processes of the same code can differ by a few per cent
+for their whole life, so the windows are spread over several **pairs** of services, each
+pair started afresh (which starts first alternates). The target (on within 3 % of off) is
+judged on the median of all the windows' throughput ratios; the CPU ratio is printed beside
+it, split by process. A round of each service alone per pair gives each side's creates/s
+alone (not judged: such rounds spread by far more than 3 % on a shared machine). Then the
+last "on" service is filled to 10,000 volumes through the API and ``GET /metrics`` is timed,
+as Prometheus would scrape it.
+
+    python bench/metrics_bench.py            # 8 pairs, 3 windows of 4 s each, 10,000 vols
+    python bench/metrics_bench.py --quick    # 3 pairs, 2 windows of 3 s each, 2,000 vols
+    python bench/metrics_bench.py --same     # both with the defaults: the bench's own noise
+    python bench/metrics_bench.py --on-option record_flow_timelines=false   # metrics alone
 """
 
 from __future__ import annotations
@@ -18,6 +30,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
+import os
 import shutil
 import statistics
 import sys
@@ -31,74 +44,232 @@ import httpx
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from bench import MICROVERSION, Bench, Deployment, Run, bench_client, start_embedded
+from speed import descendants
 
 MAX_COST = 0.03  # "on" may be at most 3 % slower than "off"
 MAX_SCRAPE_MS = 20.0
 OFF = {"metrics_enabled": "false", "record_flow_timelines": "false"}
 SCRAPES = 30
+CONCURRENCY = 8
+KINDS = ("api", "roles", "supervisor")
+WATCH_S = 0.01  # how often a window's watcher lists the creating volumes
 
 
-def cpu_seconds(pid: int) -> float:
-    """User + system CPU time ``firebrick serve`` has used: the process and every process
-    under it (its API workers and roles' process), from /proc."""
-    from speed import cpu_seconds as tree_cpu
-    from speed import descendants
+def _kind(pid: int) -> str:
+    try:
+        argv = Path(f"/proc/{pid}/cmdline").read_bytes().split(b"\0")
+    except OSError:
+        return "supervisor"
+    return "api" if b"worker-api" in argv else "roles" if b"worker-roles" in argv else "supervisor"
 
-    return tree_cpu(descendants(pid))
+
+def cpu_by_process(root: int) -> dict[str, float]:
+    """CPU seconds each kind of process of the service under ``root`` has used: the sum of
+    its threads' run time (/proc/<pid>/task/<tid>/schedstat, in nanoseconds; /proc's
+    utime and stime count in 10 ms ticks, too coarse for a window of a few seconds)."""
+    used = dict.fromkeys(KINDS, 0.0)
+    for pid in descendants(root):
+        kind = _kind(pid)
+        try:
+            threads = os.listdir(f"/proc/{pid}/task")
+        except OSError:
+            continue
+        for tid in threads:
+            try:
+                ns = Path(f"/proc/{pid}/task/{tid}/schedstat").read_text().split()[0]
+            except OSError:
+                continue  # a thread that ended meanwhile
+            used[kind] += int(ns) / 1e9
+    return used
 
 
-async def compare(
-    targets: dict[str, tuple[str, str, str]], pids: dict[str, int], args: argparse.Namespace
-) -> Any:
+def _ms_per_create(before: dict[str, float], after: dict[str, float], n: int) -> dict[str, float]:
+    return {kind: (after[kind] - before[kind]) * 1000 / max(n, 1) for kind in KINDS}
+
+
+async def _ids(client: httpx.AsyncClient, status: str) -> set[str]:
+    resp = await client.get("/volumes", params={"status": status, "limit": 1000})
+    resp.raise_for_status()
+    return {volume["id"] for volume in resp.json()["volumes"]}
+
+
+async def creates_until(bench: Bench, seconds: float) -> tuple[int, int, float]:
+    """Creates at concurrency 8 started until ``seconds`` have passed, all waited for:
+    (done, failed, seconds from the start until the last one settled).
+
+    One watcher lists the project's creating volumes every WATCH_S for all eight, as a
+    dashboard would, instead of each create polling its own volume: polls a create would
+    scale with its latency, so the side that fell behind by chance would poll more, fall
+    further behind and pay more CPU a create, a feedback that turns a 1 % difference into a
+    10 % one under load. Here both sides cost the same polls a second.
+    """
+    client = bench.client
+    errors_before = await _ids(client, "error")
+    waiting: dict[str, asyncio.Future[None]] = {}
+    start = time.perf_counter()
+    deadline = start + seconds
+    started = 0
+    workers_left = CONCURRENCY
+
+    async def watcher() -> None:
+        while workers_left or waiting:
+            if waiting:
+                creating = await _ids(client, "creating")
+                for volume_id in [v for v in waiting if v not in creating]:
+                    waiting.pop(volume_id).set_result(None)
+            await asyncio.sleep(WATCH_S)
+
+    async def worker() -> None:
+        nonlocal started, workers_left
+        try:
+            while time.perf_counter() < deadline:
+                resp = await client.post("/volumes", json={"volume": {"size": 1}})
+                resp.raise_for_status()
+                started += 1
+                settled = waiting[resp.json()["volume"]["id"]] = asyncio.Future()
+                await settled
+        finally:
+            workers_left -= 1
+
+    await asyncio.gather(watcher(), *(worker() for _ in range(CONCURRENCY)))
+    wall = time.perf_counter() - start
+    failed = len(await _ids(client, "error") - errors_before)
+    return started - failed, failed, wall
+
+
+async def paired_window(
+    benches: dict[str, Bench], pids: dict[str, int], seconds: float, order: list[str]
+) -> dict[str, Any]:
+    """Both services at once; each side's CPU is read when its own creates have settled."""
+    before = {name: cpu_by_process(pids[name]) for name in order}
+    ended: dict[str, dict[str, float]] = {}
+
+    async def side(name: str) -> tuple[int, int, float]:
+        result = await creates_until(benches[name], seconds)
+        ended[name] = cpu_by_process(pids[name])
+        return result
+
+    results = await asyncio.gather(*(side(name) for name in order))
+    window: dict[str, Any] = {}
+    for name, (done, failed, wall) in zip(order, results, strict=True):
+        window[name] = {
+            "creates": done, "failures": failed, "per_s": done / wall,
+            "cpu_ms": _ms_per_create(before[name], ended[name], done),
+        }  # fmt: skip
+    return window
+
+
+def _total(cpu_ms: dict[str, float]) -> float:
+    return sum(cpu_ms.values()) or 1e-9  # a side that finished nothing: no division by 0
+
+
+async def epoch(
+    targets: dict[str, tuple[str, str, str]],
+    pids: dict[str, int],
+    args: argparse.Namespace,
+    alone: dict[str, list[tuple[Run, dict[str, float]]]],
+    windows: list[dict[str, Any]],
+    flip: bool,
+) -> None:
+    """One pair of services: a warm-up, a round of each alone, then the paired windows."""
     clients = {name: bench_client(*target) for name, target in targets.items()}
-    rounds: dict[str, list[Run]] = {name: [] for name in targets}
-    cpu: dict[str, list[float]] = {name: [] for name in targets}
     try:
         benches = {
             name: Bench(client, args.poll, args.timeout, args.poll_max)
             for name, client in clients.items()
         }
-        for bench in benches.values():
-            await bench.creates(10, 2)  # warm-up: imports, connections, first flow compile
-        order = list(benches)
+        # Warm-up, both at once: imports, connections, the pools' growth, first flows.
+        await asyncio.gather(*(bench.creates(60, CONCURRENCY) for bench in benches.values()))
+        order = list(benches)[::-1] if flip else list(benches)
         for i in range(args.rounds):
-            for name in order if i % 2 == 0 else list(reversed(order)):
-                before = cpu_seconds(pids[name])
-                run, _ = await benches[name].creates(args.n, 8)
-                used_ms = (cpu_seconds(pids[name]) - before) * 1000 / args.n
-                rounds[name].append(run)
-                cpu[name].append(used_ms)
-                print(f"  round {i + 1} metrics {name:<3} create c=8 {run.per_s:8.1f}/s"
-                      f"  p50 {run.pct(50):6.1f} ms  cpu {used_ms:5.2f} ms/create",
-                      flush=True)  # fmt: skip
+            for name in order if i % 2 == 0 else order[::-1]:
+                before = cpu_by_process(pids[name])
+                run, _ = await benches[name].creates(args.n, CONCURRENCY)
+                cpu = _ms_per_create(before, cpu_by_process(pids[name]), args.n)
+                alone[name].append((run, cpu))
+                print(f"    alone   metrics {name:<3} {run.per_s:6.1f} creates/s"
+                      f"  cpu {_total(cpu):5.2f} ms/create", flush=True)  # fmt: skip
+        for i in range(args.windows):
+            window = await paired_window(
+                benches, pids, args.window_s, order if i % 2 == 0 else order[::-1]
+            )
+            windows.append(window)
+            on, off = window["on"], window["off"]
+            print(f"    window  on {on['per_s']:5.1f}/s {_total(on['cpu_ms']):5.2f} ms"
+                  f"  off {off['per_s']:5.1f}/s {_total(off['cpu_ms']):5.2f} ms"
+                  f"  throughput {on['per_s'] / (off['per_s'] or 1e-9) - 1:+6.1%}"
+                  f"  cpu {_total(on['cpu_ms']) / _total(off['cpu_ms']) - 1:+6.1%}",
+                  flush=True)  # fmt: skip
     finally:
         for client in clients.values():
             await client.aclose()
-    summary: dict[str, Any] = {
-        name: {
-            "create_per_s_c8_median": round(statistics.median(r.per_s for r in runs), 2),
-            "create_per_s_c8_rounds": [round(r.per_s, 2) for r in runs],
-            "create_p50_ms_c8_median": round(statistics.median(r.pct(50) for r in runs), 3),
-            # The service's own CPU time per create (polls included): steadier than
-            # throughput on a machine others are using too.
-            "cpu_ms_per_create_median": round(statistics.median(cpu[name]), 3),
-            "failures": sum(r.failures for r in runs),
+
+
+def start_pair(state: Path, args: argparse.Namespace, flip: bool) -> dict[str, Deployment]:
+    """A fresh "on" and "off" service (which starts first alternates with ``flip``)."""
+    options = {
+        "on": dict(option.split("=", 1) for option in args.on_option),
+        "off": {} if args.same else OFF,
+    }
+    deployments: dict[str, Deployment] = {}
+    try:
+        for name in ("off", "on") if flip else ("on", "off"):
+            (state / name).mkdir(parents=True)
+            deployments[name] = start_embedded(state / name, extra_defaults=options[name])
+    except BaseException:
+        for deployment in deployments.values():
+            deployment.stop()
+        raise
+    return {name: deployments[name] for name in ("on", "off")}
+
+
+def summarize(
+    alone: dict[str, list[tuple[Run, dict[str, float]]]],
+    windows: list[dict[str, Any]],
+    per_pair: int,
+) -> dict[str, Any]:
+    def median(values: Any) -> float:
+        return round(statistics.median(values), 4)
+
+    summary: dict[str, Any] = {}
+    for name, rounds in alone.items():
+        summary[name] = {
+            "alone_per_s_median": median(run.per_s for run, _ in rounds) if rounds else None,
+            "alone_per_s_rounds": [round(run.per_s, 2) for run, _ in rounds],
+            "alone_cpu_ms_per_create_median": (
+                median(_total(cpu) for _, cpu in rounds) if rounds else None
+            ),
+            "paired_per_s_median": median(w[name]["per_s"] for w in windows),
+            "paired_cpu_ms_per_create_median": {
+                kind: median(w[name]["cpu_ms"][kind] for w in windows) for kind in KINDS
+            },
+            "failures": sum(run.failures for run, _ in rounds)
+            + sum(w[name]["failures"] for w in windows),
         }
-        for name, runs in rounds.items()
+    throughput = [w["on"]["per_s"] / (w["off"]["per_s"] or 1e-9) - 1 for w in windows]
+    cpu = {
+        kind: [w["on"]["cpu_ms"][kind] / (w["off"]["cpu_ms"][kind] or 1e-9) - 1 for w in windows]
+        for kind in ("api", "roles")
     }
-    # Each round's on and off runs are neighbours in time: the ratio of the two sees the
-    # same load, where the medians of each side may come from different rounds.
+    cpu_total = [_total(w["on"]["cpu_ms"]) / _total(w["off"]["cpu_ms"]) - 1 for w in windows]
+    pairs = range(0, len(windows), per_pair)
     summary["paired"] = {
-        "throughput_cost_rounds": [
-            round(1 - on.per_s / off.per_s, 4)
-            for on, off in zip(rounds["on"], rounds["off"], strict=True)
+        "windows": len(windows),
+        "pairs": len(pairs),
+        # A pair of processes can be a few per cent apart all its life (hash seeds, memory
+        # layout, where the scheduler put them): each pair's own median, to see it.
+        "throughput_change_pair_medians": [
+            round(statistics.median(throughput[i : i + per_pair]), 4) for i in pairs
         ],
-        "cpu_cost_rounds": [
-            round(on / off - 1, 4) for on, off in zip(cpu["on"], cpu["off"], strict=True)
+        "cpu_change_pair_medians": [
+            round(statistics.median(cpu_total[i : i + per_pair]), 4) for i in pairs
         ],
+        "throughput_change_windows": [round(v, 4) for v in throughput],
+        "throughput_change_median": median(throughput),
+        "cpu_change_windows": [round(v, 4) for v in cpu_total],
+        "cpu_change_median": median(cpu_total),
+        **{f"cpu_change_{kind}_median": median(values) for kind, values in cpu.items()},
     }
-    for key in ("throughput_cost", "cpu_cost"):
-        summary["paired"][f"{key}_median"] = statistics.median(summary["paired"][f"{key}_rounds"])
     return summary
 
 
@@ -177,87 +348,123 @@ def main() -> int:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
-    parser.add_argument("--quick", action="store_true", help="N=30, 3 rounds, 2,000 volumes")
-    parser.add_argument("-n", type=int, default=None, help="creates a round (default 100)")
-    parser.add_argument("--rounds", type=int, default=None, help="rounds a side (default 5)")
+    parser.add_argument("--quick", action="store_true",
+                        help="3 pairs, 2 windows of 3 s, rounds of 40, 2,000 volumes")  # fmt: skip
+    parser.add_argument("--epochs", type=int, default=None,
+                        help="pairs of services started one after the other (8)")  # fmt: skip
+    parser.add_argument("--windows", type=int, default=None, help="paired windows a pair (3)")
+    parser.add_argument("--window-s", type=float, default=None, help="seconds a window (4)")
+    parser.add_argument("-n", type=int, default=None, help="creates a round alone (100)")
+    parser.add_argument("--rounds", type=int, default=None, help="rounds alone a pair (1)")
     parser.add_argument("--volumes", type=int, default=None, help="for the scrape (10,000)")
+    parser.add_argument("--same", action="store_true",
+                        help="both services with the defaults: what the bench sees when "
+                        "there is nothing to see")  # fmt: skip
+    parser.add_argument("--on-option", action="append", default=[], metavar="KEY=VALUE",
+                        help="an option for the 'on' side, to price one part alone (e.g. "
+                        "record_flow_timelines=false)")  # fmt: skip
+    parser.add_argument("--no-scrape", action="store_true", help="skip the scrape")
     parser.add_argument("--poll", type=float, default=0.002)
     parser.add_argument("--poll-max", type=float, default=0.05)
     parser.add_argument("--timeout", type=float, default=120.0)
     parser.add_argument("--output", default="bench-results-metrics.json")
     parser.add_argument("--keep", action="store_true", help="keep the temporary state dirs")
     args = parser.parse_args()
-    args.n = args.n or (30 if args.quick else 100)
-    args.rounds = args.rounds or (3 if args.quick else 5)
+    args.epochs = args.epochs or (3 if args.quick else 8)
+    args.windows = args.windows or (2 if args.quick else 3)
+    args.window_s = args.window_s or (3.0 if args.quick else 4.0)
+    args.n = args.n or (40 if args.quick else 100)
+    args.rounds = args.rounds if args.rounds is not None else 1
     args.volumes = args.volumes or (2000 if args.quick else 10000)
 
     state = Path(tempfile.mkdtemp(prefix="firebrick-bench-metrics-"))
-    print(f"metrics on vs off: starting in {state}", flush=True)
+    print(f"metrics on vs off: {args.epochs} pairs of services, in {state}", flush=True)
+    alone: dict[str, list[tuple[Run, dict[str, float]]]] = {"on": [], "off": []}
+    windows: list[dict[str, Any]] = []
     deployments: dict[str, Deployment] = {}
     try:
-        (state / "on").mkdir()
-        (state / "off").mkdir()
-        deployments["on"] = start_embedded(state / "on")
-        deployments["off"] = start_embedded(state / "off", extra_defaults=OFF)
-        projects = {name: uuid.uuid4().hex for name in deployments}
-        targets = {
-            name: (d.base, projects[name], f"bench:{projects[name]}")
-            for name, d in deployments.items()
-        }
-        pids = {name: d.processes["serve"].pid for name, d in deployments.items()}
-        results = asyncio.run(compare(targets, pids, args))
-        deployments["off"].stop()
-        print(f"  filling to {args.volumes} volumes for the scrape ...", flush=True)
-        results["scrape"] = asyncio.run(scrape(deployments["on"].base, projects["on"],
-                                               args.volumes))  # fmt: skip
+        for number in range(args.epochs):
+            flip = number % 2 == 1
+            print(f"  pair {number + 1} of {args.epochs}", flush=True)
+            deployments = start_pair(state / f"pair-{number + 1}", args, flip)
+            projects = {name: uuid.uuid4().hex for name in deployments}
+            targets = {
+                name: (d.base, projects[name], f"bench:{projects[name]}")
+                for name, d in deployments.items()
+            }
+            pids = {name: d.processes["serve"].pid for name, d in deployments.items()}
+            asyncio.run(epoch(targets, pids, args, alone, windows, flip))
+            deployments["off"].stop()
+            if number + 1 < args.epochs:
+                deployments["on"].stop()
+        results = summarize(alone, windows, args.windows)
+        if not args.no_scrape:
+            print(f"  filling to {args.volumes} volumes for the scrape ...", flush=True)
+            results["scrape"] = asyncio.run(scrape(deployments["on"].base, projects["on"],
+                                                   args.volumes))  # fmt: skip
     finally:
         for deployment in deployments.values():
             deployment.stop()
         if not args.keep:
             shutil.rmtree(state, ignore_errors=True)
 
-    on, off = results["on"]["create_per_s_c8_median"], results["off"]["create_per_s_c8_median"]
-    cost = 1 - on / off if off else 1.0
-    cpu_on = results["on"]["cpu_ms_per_create_median"]
-    cpu_off = results["off"]["cpu_ms_per_create_median"]
-    results["cpu_cost"] = round(cpu_on / cpu_off - 1, 4) if cpu_off else None
+    paired = results["paired"]
+    cost = -paired["throughput_change_median"]
     results["cost"] = round(cost, 4)
     results["cost_target_met"] = cost <= MAX_COST
-    results["scrape_target_met"] = results["scrape"]["median_ms"] <= MAX_SCRAPE_MS
+    if "scrape" in results:
+        results["scrape_target_met"] = results["scrape"]["median_ms"] <= MAX_SCRAPE_MS
     started = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
-    results["meta"] = {"n": args.n, "rounds": args.rounds, "quick": args.quick,
-                       "started_at": started}  # fmt: skip
-    print()
-    print(f"metrics on vs off (embedded, median of {args.rounds} rounds of {args.n} creates "
-          "at c=8)")  # fmt: skip
-    for name in ("on", "off"):
-        side = results[name]
-        print(f"  {name:<4} {side['create_per_s_c8_median']:8.1f} creates/s"
-              f"  p50 c=8 {side['create_p50_ms_c8_median']:6.1f} ms"
-              f"  cpu {side['cpu_ms_per_create_median']:5.2f} ms/create")  # fmt: skip
-        if side["failures"]:
-            print(f"  WARNING: {side['failures']} creates failed or timed out ({name})")
-    verdict = "met" if results["cost_target_met"] else "MISSED"
-    print(
-        f"  cost {cost * 100:+.1f} % throughput, {results['cpu_cost'] * 100:+.1f} % CPU "
-        f"per create  (target <= {MAX_COST * 100:g} %: {verdict})"
-    )
-    paired = results["paired"]
-    print(
-        f"  round by round: cost {paired['throughput_cost_median'] * 100:+.1f} % throughput, "
-        f"{paired['cpu_cost_median'] * 100:+.1f} % CPU per create (medians of the "
-        f"{args.rounds} on/off pairs)"
-    )
-    s = results["scrape"]
-    verdict = "met" if results["scrape_target_met"] else "MISSED"
-    print(
-        f"/metrics with {s['volumes_present']} volumes: median {s['median_ms']:.1f} ms, "
-        f"p95 {s['p95_ms']:.1f} ms, database part {s['database_part_median_ms']} ms, "
-        f"{s['bytes']} bytes  (target <= {MAX_SCRAPE_MS:g} ms: {verdict})"
-    )
+    results["meta"] = {"epochs": args.epochs, "windows": args.windows,
+                       "window_s": args.window_s, "n": args.n,
+                       "rounds": args.rounds, "quick": args.quick, "same": args.same,
+                       "on_options": args.on_option,
+                       "load_average": os.getloadavg(), "started_at": started}  # fmt: skip
+    report(results, args)
     Path(args.output).write_text(json.dumps(results, indent=2) + "\n")
     print(f"\nresults written to {args.output}")
     return 0
+
+
+def report(results: dict[str, Any], args: argparse.Namespace) -> None:
+    print()
+    off_label = "defaults too (--same)" if args.same else "off"
+    print(f"metrics and timelines on vs {off_label} (embedded serve, concurrency 8)")
+    for name in ("on", "off"):
+        side = results[name]
+        split = side["paired_cpu_ms_per_create_median"]
+        alone = side["alone_per_s_median"]
+        print(f"  {name:<4} alone {alone if alone is not None else float('nan'):6.1f} creates/s"
+              f"  paired {side['paired_per_s_median']:6.1f} creates/s"
+              f"  cpu {_total(split):5.2f} ms/create (api {split['api']:.2f},"
+              f" roles {split['roles']:.2f}, supervisor {split['supervisor']:.2f})")  # fmt: skip
+        if side["failures"]:
+            print(f"  WARNING: {side['failures']} creates failed or timed out ({name})")
+    paired = results["paired"]
+    print("  pair by pair, on vs off: creates/s "
+          + " ".join(f"{v:+.1%}" for v in paired["throughput_change_pair_medians"])
+          + ", CPU per create "
+          + " ".join(f"{v:+.1%}" for v in paired["cpu_change_pair_medians"]))  # fmt: skip
+    print(
+        f"  CPU per create, on vs off (median of {paired['windows']} paired windows): "
+        f"{paired['cpu_change_median']:+.1%} (api {paired['cpu_change_api_median']:+.1%}, "
+        f"roles {paired['cpu_change_roles_median']:+.1%})"
+    )
+    verdict = "met" if results["cost_target_met"] else "MISSED"
+    print(
+        f"  verdict on creates/s, on vs off, median of {paired['windows']} paired windows "
+        f"(both driven at once, {paired['pairs']} pairs of services): "
+        f"{paired['throughput_change_median']:+.1%} "
+        f"(target: no worse than -{MAX_COST:.0%}: {verdict})"
+    )
+    s = results.get("scrape")
+    if s:
+        verdict = "met" if results["scrape_target_met"] else "MISSED"
+        print(
+            f"/metrics with {s['volumes_present']} volumes: median {s['median_ms']:.1f} ms, "
+            f"p95 {s['p95_ms']:.1f} ms, database part {s['database_part_median_ms']} ms, "
+            f"{s['bytes']} bytes  (target <= {MAX_SCRAPE_MS:g} ms: {verdict})"
+        )
 
 
 if __name__ == "__main__":

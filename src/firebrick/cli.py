@@ -138,6 +138,7 @@ def worker_roles(args: argparse.Namespace) -> int:
     """The scheduler, volume and backup roles of ``firebrick serve`` (started by it)."""
     from firebrick import bootstrap, supervisor
     from firebrick.metrics import service as metrics_service
+    from firebrick.metrics.bus import unmetered
     from firebrick.rpc.local import LocalHub, run_dir, socket_path
 
     supervisor.die_with_parent(args.parent_pid)
@@ -151,7 +152,7 @@ def worker_roles(args: argparse.Namespace) -> int:
     _settled()
     hub = None
     if not conf.transport_url:
-        hub = LocalHub(socket_path(conf.state_path), services.bus)
+        hub = LocalHub(socket_path(conf.state_path), unmetered(services.bus))
         hub.start()
     supervisor.say_ready(run_dir(conf.state_path) / "roles.ready")
     try:

@@ -7,7 +7,7 @@ from typing import Any
 
 import pytest
 
-from firebrick.metrics.bus import MeteredBus, metered
+from firebrick.metrics.bus import MeteredBus, metered, unmetered
 from firebrick.metrics.instruments import Metrics, disable
 from firebrick.rpc.bus import BusUnavailable
 from firebrick.rpc.inprocess import InProcessBus
@@ -55,3 +55,14 @@ def test_without_metrics_the_bus_is_left_as_it_is() -> None:
     disable()
     bus = InProcessBus()
     assert metered(bus) is bus
+
+
+def test_the_hub_casts_under_the_count(metrics: Metrics) -> None:
+    """The roles' process's hub puts the API workers' casts on its bus: they counted them."""
+    inner = InProcessBus()
+    bus = metered(inner)
+    assert unmetered(bus) is inner
+    assert unmetered(inner) is inner
+    unmetered(bus).cast("scheduler", "create_volume", {})
+    bus.close()
+    assert value(metrics, "firebrick_bus_messages_published_total", "scheduler") is None

@@ -13,6 +13,7 @@ from taskflow.persistence import models
 from firebrick.db import flow_runs
 from firebrick.db.engine import Database
 from firebrick.db.schema import volumes
+from firebrick.db.schema.features import volume_flow_runs
 from firebrick.db.volumes import now
 from firebrick.metrics.instruments import Metrics
 from firebrick.volume import flow_timeline
@@ -130,3 +131,26 @@ def test_save_run_outside_a_flow_does_nothing(db, volume):
         flow_timeline.save_run(conn, outcome="success", host=None)
     with db.read() as conn:
         assert flow_runs.of_volume(conn, volume) == []
+
+
+@pytest.mark.parametrize("microsecond", [0, 5, 999_999])
+def test_the_sqlite_insert_reads_back_as_sqlalchemys_own(db, volume, microsecond):
+    """On SQLite the row goes to the driver as text: it must read back as SQLAlchemy's
+    DateTime and JSON types wrote it (the path PostgreSQL takes)."""
+    started = now().replace(microsecond=microsecond)
+    values: dict[str, Any] = {
+        "volume_id": volume, "flow": "volume_create_manager", "host": "h@b#p", "attempt": 2,
+        "outcome": "error", "reason": "x" * (flow_runs.MAX_REASON + 10), "request_id": "req-1",
+        "started_at": started, "finished_at": started.replace(microsecond=999_999),
+        "tasks": [{"name": "Step", "start_ms": 0.5, "end_ms": 1.25, "outcome": "failure",
+                   "error": "ünïcode \"quoted\""}],
+    }  # fmt: skip
+    with db.write() as conn:
+        flow_runs.add(conn, **values)
+        conn.execute(insert(volume_flow_runs),
+                     dict(values, reason=values["reason"][: flow_runs.MAX_REASON]))  # fmt: skip
+    with db.read() as conn:
+        ours, theirs = flow_runs.of_volume(conn, volume)
+    assert ours.id != theirs.id
+    assert {**vars(ours), "id": 0} == {**vars(theirs), "id": 0}
+    assert ours.started_at == started and ours.tasks == values["tasks"]
