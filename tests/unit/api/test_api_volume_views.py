@@ -312,3 +312,17 @@ def test_list_body_other_collections() -> None:
     assert "snapshots_links" in views.list_body(
         [], next_marker_url="u", count=None, key="snapshots"
     )
+
+
+def test_timestamps_always_carry_microseconds_in_cinders_format() -> None:
+    from datetime import UTC, datetime, timedelta, timezone
+
+    from firebrick.api.views.volumes import TIME_FORMAT, timestamp
+
+    whole = datetime(2026, 12, 7, 13, 55, 42)
+    assert timestamp(whole) == "2026-12-07T13:55:42.000000" == whole.strftime(TIME_FORMAT)
+    assert timestamp(whole.replace(microsecond=876)) == "2026-12-07T13:55:42.000876"
+    east = datetime(2026, 12, 7, 15, 55, 42, tzinfo=timezone(timedelta(hours=2)))
+    assert timestamp(east) == "2026-12-07T13:55:42.000000"
+    assert timestamp(whole.replace(tzinfo=UTC)) == "2026-12-07T13:55:42.000000"
+    assert timestamp(None) is None

@@ -27,7 +27,8 @@ def timestamp(value: datetime | None) -> str | None:
         return None
     if value.tzinfo is not None:
         value = value.astimezone(UTC).replace(tzinfo=None)
-    return value.strftime(TIME_FORMAT)
+    # TIME_FORMAT's text, at a third of strftime's cost (a list shows thousands).
+    return value.isoformat(timespec="microseconds")
 
 
 def links(
