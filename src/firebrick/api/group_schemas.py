@@ -3,7 +3,8 @@
 Cinder validates these bodies with Draft 4 JSON schemas (``cinder/api/schemas/group*.py``)
 and a few format checkers; checking them the same way, with the same ``jsonschema``
 library (already installed: TaskFlow needs it), gives Cinder's answers, messages
-included, without re-deriving each rule by hand.
+included, without re-deriving each rule by hand. It is imported with the first group
+request (3 MB an API process keeps otherwise, for requests most deployments never make).
 """
 
 from __future__ import annotations
@@ -11,9 +12,7 @@ from __future__ import annotations
 import functools
 import re
 import unicodedata
-from typing import Any, Final
-
-import jsonschema  # type: ignore[import-untyped]  # no stubs; TaskFlow's dependency
+from typing import TYPE_CHECKING, Any, Final
 
 from firebrick.api.validation import is_uuid_like
 from firebrick.domain.errors import Invalid, InvalidInput
@@ -23,6 +22,9 @@ from firebrick.domain.groups import (
     InvalidGroupSnapshotStatus,
     InvalidGroupStatus,
 )
+
+if TYPE_CHECKING:
+    import jsonschema  # type: ignore[import-untyped]  # no stubs; TaskFlow's dependency
 
 Schema = dict[str, Any]
 
@@ -63,9 +65,6 @@ def _check_length(value: str, name: str, max_length: int = 255) -> None:
         raise InvalidInput(f"{name} has {length} characters, less than 1.")
     if length > max_length:
         raise InvalidInput(f"{name} has {length} characters, more than {max_length}.")
-
-
-_FORMATS = jsonschema.FormatChecker(formats=())
 
 
 def _uuid(value: object) -> bool:
@@ -117,12 +116,18 @@ def _group_snapshot_status(value: object) -> bool:
     return True
 
 
-_FORMATS.checks("uuid")(_uuid)
-_FORMATS.checks("name", raises=_InvalidName)(_name)
-_FORMATS.checks("group_type", raises=(Invalid,))(_group_type)
-_FORMATS.checks("availability_zone")(_availability_zone)
-_FORMATS.checks("group_status")(_group_status)
-_FORMATS.checks("group_snapshot_status")(_group_snapshot_status)
+@functools.cache
+def _formats() -> jsonschema.FormatChecker:
+    import jsonschema
+
+    formats = jsonschema.FormatChecker(formats=())
+    formats.checks("uuid")(_uuid)
+    formats.checks("name", raises=_InvalidName)(_name)
+    formats.checks("group_type", raises=(Invalid,))(_group_type)
+    formats.checks("availability_zone")(_availability_zone)
+    formats.checks("group_status")(_group_status)
+    formats.checks("group_snapshot_status")(_group_snapshot_status)
+    return formats
 
 
 # Cinder's parameter types ------------------------------------------------------------
@@ -211,7 +216,9 @@ def schemas() -> dict[str, Schema]:
 
 @functools.cache
 def _validator(name: str) -> jsonschema.Draft4Validator:
-    return jsonschema.Draft4Validator(schemas()[name], format_checker=_FORMATS)
+    import jsonschema
+
+    return jsonschema.Draft4Validator(schemas()[name], format_checker=_formats())
 
 
 def validate(name: str, body: object) -> dict[str, Any]:
@@ -219,6 +226,8 @@ def validate(name: str, body: object) -> dict[str, Any]:
 
     Returns the body (a dict, once valid).
     """
+    import jsonschema
+
     try:
         _validator(name).validate(body)
     except jsonschema.ValidationError as exc:
