@@ -24,7 +24,7 @@ from infra.postgres import PostgresServer, available, free_port, make_base_dir
 from sqlalchemy import Index, MetaData, create_engine, inspect, select
 from sqlalchemy.pool import NullPool
 
-from firebrick.db import messages, migrate, quotas, schema, services, types, volumes
+from firebrick.db import attachments, messages, migrate, quotas, schema, services, types, volumes
 from firebrick.db.engine import Database
 from firebrick.domain.errors import MarkerNotFound, VolumeNotFound
 
@@ -252,6 +252,27 @@ def test_volume_round_trip(db: Database) -> None:
         assert volumes.get(conn, vid).metadata == {"only": "this"}
         volumes.remove(conn, vid)
         assert volumes.find(conn, vid) is None
+
+
+@pytest.mark.parametrize("empty_url", BACKENDS, indirect=True)
+def test_a_page_of_ids_is_one_parameter(db: Database) -> None:
+    # More ids than one IN list of the old code took (500), in one query on both backends.
+    rows = [_volume("p-page") for _ in range(1200)]
+    with db.write() as conn:
+        for i, row in enumerate(rows):
+            volumes.insert_volume(conn, row, {"n": str(i)} if i % 3 == 0 else {})
+    with db.read() as conn:
+        found = volumes.list_volumes(
+            conn, project_id="p-page", filters={}, sort=[("created_at", "asc")], limit=None,
+            marker=None,
+        )  # fmt: skip
+        ids = [v.id for v in found]
+        assert len(ids) == 1200
+        by_id = {v.id: v.metadata for v in found}
+        assert all(by_id[r["id"]] == ({"n": str(i)} if i % 3 == 0 else {})
+                   for i, r in enumerate(rows))  # fmt: skip
+        assert attachments.attached_to(conn, ids) == {}
+        assert attachments.attached_to(conn, []) == {}
 
 
 @pytest.mark.parametrize("empty_url", BACKENDS, indirect=True)

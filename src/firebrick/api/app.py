@@ -18,6 +18,7 @@ from firebrick.api.faults import fault_body, fault_for, fault_headers
 from firebrick.api.legacy_attach import LegacyAttach
 from firebrick.api.middleware import OpenStackMiddleware
 from firebrick.api.routes import ROUTERS
+from firebrick.api.shape_index import ShapeIndex, flatten
 from firebrick.api.snapshot_api import SnapshotAPI
 from firebrick.api.versions import versions_document
 from firebrick.api.volume_actions import VolumeActions
@@ -101,9 +102,10 @@ def create_app(
     def healthcheck() -> dict[str, str]:
         return {"status": "OK"}
 
-    for prefix in ("/v3", "/v3/{project_id}"):
-        for router in ROUTERS:
-            app.include_router(router, prefix=prefix)
+    # Every resource router under both prefixes, as one route found by the path's shape.
+    app.router.routes.append(
+        ShapeIndex(flatten(ROUTERS, ("/v3", "/v3/{project_id}"), provider=app))
+    )
 
     @app.exception_handler(FirebrickError)
     async def on_error(_request: Request, exc: FirebrickError) -> JSONResponse:

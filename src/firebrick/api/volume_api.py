@@ -8,6 +8,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from sqlalchemy import Connection
 from sqlalchemy.exc import IntegrityError
 
 from firebrick.api import volume_keys
@@ -51,11 +52,24 @@ class VolumeAPI:
 
     def get(self, ctx: RequestContext, volume_id: str) -> Volume:
         with self.db.read() as conn:
-            return volumes.get(conn, volume_id, None if ctx.is_admin else ctx.project_id)
+            return self.get_in(conn, ctx, volume_id)
+
+    @staticmethod
+    def get_in(conn: Connection, ctx: RequestContext, volume_id: str) -> Volume:
+        """The volume as ``ctx`` may see it, read in ``conn`` (with what the caller adds)."""
+        return volumes.get(conn, volume_id, None if ctx.is_admin else ctx.project_id)
 
     def list_volumes(
         self, ctx: RequestContext, query: ListQuery
     ) -> tuple[list[Volume], int | None]:
+        with self.db.read() as conn:
+            return self.list_in(conn, ctx, query)
+
+    @staticmethod
+    def list_in(
+        conn: Connection, ctx: RequestContext, query: ListQuery
+    ) -> tuple[list[Volume], int | None]:
+        """The page ``query`` asks for, and the count when it asks for one, read in ``conn``."""
         project = None if (ctx.is_admin and query.all_tenants) else ctx.project_id
         filters = dict(query.filters)
         if not ctx.is_admin:
@@ -63,16 +77,13 @@ class VolumeAPI:
             filters["no_migration_targets"] = True
         if project is None and "project_id" in filters:
             project = str(filters.pop("project_id"))
-        with self.db.read() as conn:
-            found = volumes.list_volumes(
-                conn, project_id=project, filters=filters, sort=query.sort,
-                limit=query.limit, marker=query.marker, offset=query.offset,
-            )  # fmt: skip
-            total = (
-                volumes.count(conn, project_id=project, filters=filters)
-                if query.with_count
-                else None
-            )
+        found = volumes.list_volumes(
+            conn, project_id=project, filters=filters, sort=query.sort,
+            limit=query.limit, marker=query.marker, offset=query.offset,
+        )  # fmt: skip
+        total = (
+            volumes.count(conn, project_id=project, filters=filters) if query.with_count else None
+        )
         return found, total
 
     # Creating ------------------------------------------------------------------------

@@ -7,10 +7,11 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Connection, Row, bindparam, delete, insert, select
+from sqlalchemy import Connection, Row, delete, insert, select
 from sqlalchemy import update as sql_update
 
 from firebrick.db import volumes
+from firebrick.db.id_sets import IdsIn
 from firebrick.db.schema import attachments
 from firebrick.db.schema import volumes as volumes_table
 from firebrick.db.volumes import now
@@ -128,18 +129,19 @@ def recompute_volume_status(conn: Connection, volume_id: str) -> None:
     volumes.update(conn, volume_id, {"status": status, "attach_status": attach_status})
 
 
-_ATTACHED_TO = select(attachments).where(
-    attachments.c.volume_id.in_(bindparam("vids", expanding=True)),
-    attachments.c.attach_status == "attached",
+_ATTACHED_TO = IdsIn(
+    attachments.c.volume_id,
+    lambda of_volumes: select(attachments).where(
+        of_volumes, attachments.c.attach_status == "attached"
+    ),
 )
 
 
 def attached_to(conn: Connection, volume_ids: list[str]) -> dict[str, list[Attachment]]:
     """The ``attached`` attachments of each volume (what a volume's detail lists)."""
     found: dict[str, list[Attachment]] = {}
-    for start in range(0, len(volume_ids), 500):
-        chunk = volume_ids[start : start + 500]
-        for row in conn.execute(_ATTACHED_TO, {"vids": chunk}):
+    if volume_ids:
+        for row in _ATTACHED_TO.execute(conn, volume_ids):
             attachment = _to_attachment(row)
             found.setdefault(attachment.volume_id, []).append(attachment)
     return found

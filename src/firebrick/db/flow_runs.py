@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Final
 
+import orjson
 from sqlalchemy import Connection, bindparam, insert, select
 
 from firebrick.db.schema import volumes
@@ -39,13 +39,21 @@ _COLUMNS: Final = (
     "finished_at", "tasks",
 )  # fmt: skip
 # The row is added inside the flow's last transaction, under the database's write lock: on
-# SQLite it goes to the driver as it is stored (SQLAlchemy's DateTime text and JSON text),
-# which spares SQLAlchemy's per-statement work, about 25 of the insert's 45 µs.
+# SQLite it goes to the driver as it is stored (SQLAlchemy's DateTime text and JSON text,
+# the latter from orjson), which spares SQLAlchemy's per-statement work, about 25 of the
+# insert's 45 µs.
 _SQLITE_INSERT: Final = (
     f"INSERT INTO {volume_flow_runs.name} ({', '.join(_COLUMNS)}) "
     f"VALUES ({', '.join('?' * len(_COLUMNS))})"
 )
-_SQLITE_TIME: Final = "%Y-%m-%d %H:%M:%S.%f"  # SQLAlchemy's storage format for DateTime
+
+
+def _sqlite_time(at: datetime) -> str:
+    """SQLAlchemy's storage text for a DateTime ("%Y-%m-%d %H:%M:%S.%f"), at a third of
+    strftime's cost."""
+    return at.isoformat(sep=" ", timespec="microseconds")
+
+
 _OF_VOLUME = (
     select(volume_flow_runs)
     .where(volume_flow_runs.c.volume_id == bindparam("volume_id"))
@@ -71,8 +79,8 @@ def add(
     if conn.dialect.name == "sqlite":
         conn.exec_driver_sql(_SQLITE_INSERT, (
             volume_id, flow, host, attempt, outcome, reason, request_id,
-            started_at.strftime(_SQLITE_TIME), finished_at.strftime(_SQLITE_TIME),
-            json.dumps(tasks),
+            _sqlite_time(started_at), _sqlite_time(finished_at),
+            orjson.dumps(tasks).decode(),
         ))  # fmt: skip
         return
     conn.execute(

@@ -6,7 +6,9 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from sqlalchemy import Column, Connection, Table, bindparam, delete, insert, select
+from sqlalchemy import Column, Connection, Table, delete, insert, select
+
+from firebrick.db.id_sets import IdsIn
 
 
 @dataclass
@@ -18,7 +20,7 @@ class KeyValues:
     _many: Any = field(init=False, repr=False)
 
     def __post_init__(self) -> None:
-        self._many = select(self.table).where(self._owner.in_(bindparam("owners", expanding=True)))
+        self._many = IdsIn(self._owner, lambda owned: select(self.table).where(owned))
 
     @property
     def _owner(self) -> Column[Any]:
@@ -27,9 +29,8 @@ class KeyValues:
 
     def of(self, conn: Connection, owner_ids: Sequence[str]) -> dict[str, dict[str, str]]:
         found: dict[str, dict[str, str]] = {i: {} for i in owner_ids}
-        for start in range(0, len(owner_ids), 500):
-            chunk = list(owner_ids[start : start + 500])
-            for owner_id, key, value in conn.execute(self._many, {"owners": chunk}):
+        if owner_ids:
+            for owner_id, key, value in self._many.execute(conn, owner_ids):
                 found[owner_id][key] = value
         return found
 

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Iterable, Mapping, Sequence
 from datetime import UTC, datetime
+from operator import itemgetter
 from typing import Any
 
 from sqlalchemy import (
@@ -54,39 +56,20 @@ def now() -> datetime:
     return datetime.now(UTC).replace(tzinfo=None)
 
 
+# A row of _SELECT as a Volume: its fields in their order, each read by its position in
+# the row (a list page builds 1,000; by name through ``row._mapping`` it cost four times
+# as much). The metadata comes from its own table.
+_COLUMN_OF = {"name": "display_name", "description": "display_description"}
+_FIELDS = [f.name for f in dataclasses.fields(Volume)]
+_META_AT = _FIELDS.index("metadata")
+_POSITION = {key: at for at, key in enumerate(_SELECT.selected_columns.keys())}
+_BEFORE_METADATA = itemgetter(*[_POSITION[_COLUMN_OF.get(f, f)] for f in _FIELDS[:_META_AT]])
+_AFTER_METADATA = itemgetter(*[_POSITION[_COLUMN_OF.get(f, f)] for f in _FIELDS[_META_AT + 1 :]])
+
+
 def _to_volume(row: Row[Any], metadata: dict[str, str]) -> Volume:
-    m = row._mapping
-    return Volume(
-        id=m["id"],
-        project_id=m["project_id"],
-        user_id=m["user_id"],
-        size=m["size"],
-        status=m["status"],
-        created_at=m["created_at"],
-        name=m["display_name"],
-        description=m["display_description"],
-        availability_zone=m["availability_zone"],
-        volume_type_id=m["volume_type_id"],
-        volume_type_name=m["volume_type_name"],
-        host=m["host"],
-        snapshot_id=m["snapshot_id"],
-        source_volid=m["source_volid"],
-        bootable=m["bootable"],
-        multiattach=m["multiattach"],
-        attach_status=m["attach_status"],
-        replication_status=m["replication_status"],
-        migration_status=m["migration_status"],
-        provider_location=m["provider_location"],
-        updated_at=m["updated_at"],
-        launched_at=m["launched_at"],
-        metadata=metadata,
-        readonly=m["readonly"],
-        previous_status=m["previous_status"],
-        encryption_key_id=m["encryption_key_id"],
-        group_id=m["group_id"],
-        name_id=m["name_id"],
-        use_quota=m["use_quota"],
-    )
+    values: tuple[Any, ...] = (*_BEFORE_METADATA(row), metadata, *_AFTER_METADATA(row))
+    return Volume(*values)
 
 
 # Statements on the hot paths are built once, with bound parameters: building a new

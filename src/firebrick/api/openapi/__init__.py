@@ -39,6 +39,7 @@ from firebrick.api.openapi.operations import (
     Op,
 )
 from firebrick.api.openapi.schemas import STRING, Schema, obj, wrapped
+from firebrick.api.shape_index import expanded
 
 JSON: Final = "application/json"
 PREFIXES: Final = ("/v3/{project_id}", "/v3")
@@ -285,7 +286,7 @@ def build(app: FastAPI) -> dict[str, Any]:
         title=app.title,
         version=app.version,
         description=app.description,
-        routes=app.routes,
+        routes=expanded(app.routes),
     )
     for full_path, item in doc.get("paths", {}).items():
         prefix, path = _split(full_path)

@@ -11,6 +11,7 @@ from typing import Any
 import anyio.to_thread
 from fastapi import Request, Response
 from fastapi.responses import JSONResponse
+from sqlalchemy import Connection
 
 from firebrick.api.deps import Call
 from firebrick.api.image_api import ImageAPI
@@ -39,13 +40,15 @@ async def image_for_create(
     return found
 
 
-def image_metadata_of(request: Request, c: Call, volume_ids: list[str]) -> dict[str, Any]:
-    """The image metadata of each volume that has some, if the caller may see it."""
+def image_metadata_of(
+    request: Request, c: Call, conn: Connection, volume_ids: list[str]
+) -> dict[str, Any]:
+    """The image metadata of each volume that has some, if the caller may see it (read in
+    ``conn``, the transaction that read the volumes)."""
     policy: Policy = request.app.state.policy
     if not volume_ids or not policy.allows(c.ctx, SHOW_RULE, None):
         return {}
-    with request.app.state.db.read() as conn:
-        found = images_db.of_volumes(conn, volume_ids)
+    found = images_db.of_volumes(conn, volume_ids)
     return {vid: meta for vid, meta in found.items() if meta}
 
 

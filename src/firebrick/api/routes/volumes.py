@@ -6,9 +6,11 @@ from typing import Any
 
 from fastapi import APIRouter, Request, Response
 from fastapi.responses import JSONResponse
+from sqlalchemy import Connection
 
 from firebrick.api import listing, validation
 from firebrick.api.deps import Call, CallDep, JsonBody
+from firebrick.api.fast_json import FastJSONResponse
 from firebrick.api.legacy_attach import LegacyAttach
 from firebrick.api.microversion import APIVersion
 from firebrick.api.routes import images as image_routes
@@ -43,11 +45,11 @@ def _api(request: Request) -> VolumeAPI:
 
 
 def _attachments(
-    request: Request, c: Call, volume_ids: list[str]
+    c: Call, conn: Connection, volume_ids: list[str]
 ) -> dict[str, list[dict[str, Any]]]:
-    """The attached attachments of each volume, in the volume detail's shape."""
-    with _api(request).db.read() as conn:
-        found = attachments_db.attached_to(conn, volume_ids)
+    """The attached attachments of each volume, in the volume detail's shape (read in
+    ``conn``, the transaction that read the volumes)."""
+    found = attachments_db.attached_to(conn, volume_ids)
     return {
         vid: [
             {
@@ -67,10 +69,15 @@ def _list(request: Request, c: Call, *, detailed: bool) -> dict[str, Any]:
     query = listing.parse_list_query(
         dict(request.query_params), c.version, c.ctx.is_admin, max_limit=max_limit
     )
-    found, count = _api(request).list_volumes(c.ctx, query)
+    api = _api(request)
+    # One read transaction for the page and what its details add.
+    with api.db.read() as conn:
+        found, count = api.list_in(conn, c.ctx, query)
+        if detailed:
+            ids = [v.id for v in found]
+            attached = _attachments(c, conn, ids)
+            image_meta = image_routes.image_metadata_of(request, c, conn, ids)
     if detailed:
-        attached = _attachments(request, c, [v.id for v in found])
-        image_meta = image_routes.image_metadata_of(request, c, [v.id for v in found])
         items = [
             views.detail(
                 v, version=c.version, base_url=c.base_url, project_in_url=c.project_in_url,
@@ -97,12 +104,12 @@ def _list(request: Request, c: Call, *, detailed: bool) -> dict[str, Any]:
 
 @router.get("/volumes")
 async def list_volumes(request: Request, c: CallDep) -> JSONResponse:
-    return JSONResponse(_list(request, c, detailed=False))
+    return FastJSONResponse(_list(request, c, detailed=False))
 
 
 @router.get("/volumes/detail")
 async def list_volumes_detail(request: Request, c: CallDep) -> JSONResponse:
-    return JSONResponse(_list(request, c, detailed=True))
+    return FastJSONResponse(_list(request, c, detailed=True))
 
 
 @router.get("/volumes/summary")
@@ -134,10 +141,12 @@ async def create_volume(request: Request, c: CallDep, payload: JsonBody) -> JSON
 
 @router.get("/volumes/{volume_id}")
 async def show_volume(volume_id: str, request: Request, c: CallDep) -> JSONResponse:
-    volume = _api(request).get(c.ctx, volume_id)
-    attached = _attachments(request, c, [volume.id]).get(volume.id, [])
-    image_meta = image_routes.image_metadata_of(request, c, [volume.id]).get(volume.id)
-    return JSONResponse({
+    api = _api(request)
+    with api.db.read() as conn:  # one transaction: the volume and what its detail adds
+        volume = api.get_in(conn, c.ctx, volume_id)
+        attached = _attachments(c, conn, [volume.id]).get(volume.id, [])
+        image_meta = image_routes.image_metadata_of(request, c, conn, [volume.id]).get(volume.id)
+    return FastJSONResponse({
         "volume": views.detail(
             volume, version=c.version, base_url=c.base_url, project_in_url=c.project_in_url,
             is_admin=c.ctx.is_admin, extended=True, url_project_id=c.url_project_id,

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any, Final
 
@@ -50,8 +52,35 @@ def links(
     ]
 
 
-def _volume_type(v: Volume, version: APIVersion) -> str | None:
-    if version >= VOLUME_TYPE_ID:
+@dataclass(frozen=True, slots=True)
+class _Keys:
+    """Which of the later keys a detail has at one microversion."""
+
+    group_id: bool
+    provider_id: bool
+    shared_targets: bool
+    cluster_name: bool
+    volume_type_id: bool
+    encryption_key_id: bool
+    consumes_quota: bool
+
+
+@functools.cache
+def _keys_at(version: APIVersion) -> _Keys:
+    # Once per microversion: a page of 1,000 details compared versions 7,000 times.
+    return _Keys(
+        group_id=version >= GROUP_VOLUME,
+        provider_id=version >= PROVIDER_ID,
+        shared_targets=version >= SHARED_TARGETS,
+        cluster_name=version >= CLUSTER_NAME,
+        volume_type_id=version >= VOLUME_TYPE_ID,
+        encryption_key_id=version >= ENCRYPTION_KEY_ID,
+        consumes_quota=version >= CONSUMES_QUOTA,
+    )
+
+
+def _volume_type(v: Volume, keys: _Keys) -> str | None:
+    if keys.volume_type_id:
         return v.volume_type_name
     # Before 3.63 Cinder falls back to the id when it has no name to show.
     return v.volume_type_name if v.volume_type_name is not None else v.volume_type_id
@@ -76,6 +105,7 @@ def detail(
     project id of the request URL, if it differs from the volume's (admin listing another
     project); links use it. ``attachments`` are already-built attachment entries.
     """
+    keys = _keys_at(version)
     body: dict[str, Any] = {
         "id": v.id,
         "status": statuses.shown(v.status),
@@ -86,7 +116,7 @@ def detail(
         "attachments": [dict(a) for a in attachments],
         "name": v.name,
         "description": v.description,
-        "volume_type": _volume_type(v, version),
+        "volume_type": _volume_type(v, keys),
         "snapshot_id": v.snapshot_id,
         "source_volid": v.source_volid,
         "metadata": dict(v.metadata),
@@ -105,20 +135,20 @@ def detail(
     }
     if is_admin:
         body["migration_status"] = v.migration_status
-    if version >= GROUP_VOLUME:
+    if keys.group_id:
         body["group_id"] = v.group_id
-    if is_admin and version >= PROVIDER_ID:
+    if is_admin and keys.provider_id:
         body["provider_id"] = None
-    if version >= SHARED_TARGETS:
+    if keys.shared_targets:
         body["shared_targets"] = False
         body["service_uuid"] = None
-    if is_admin and version >= CLUSTER_NAME:
+    if is_admin and keys.cluster_name:
         body["cluster_name"] = None
-    if version >= VOLUME_TYPE_ID:
+    if keys.volume_type_id:
         body["volume_type_id"] = v.volume_type_id
-    if version >= ENCRYPTION_KEY_ID and v.encryption_key_id:
+    if keys.encryption_key_id and v.encryption_key_id:
         body["encryption_key_id"] = v.encryption_key_id
-    if version >= CONSUMES_QUOTA:
+    if keys.consumes_quota:
         body["consumes_quota"] = v.use_quota
     if extended:
         body["os-vol-tenant-attr:tenant_id"] = v.project_id
@@ -164,7 +194,8 @@ def list_body(
     ``links_key`` overrides the links member's name (volume types use
     ``volume_type_links``).
     """
-    body: dict[str, Any] = {key: [dict(item) for item in items]}
+    # The views' own dicts as they are (a page copied 1,000 of them); other mappings copied.
+    body: dict[str, Any] = {key: [i if type(i) is dict else dict(i) for i in items]}
     if next_marker_url is not None:
         body[links_key or f"{key}_links"] = [{"rel": "next", "href": next_marker_url}]
     if count is not None:
