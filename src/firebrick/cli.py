@@ -226,7 +226,7 @@ def volume_usage_audit(args: argparse.Namespace) -> int:
 
     conf = config.load(args.config)
     handler = logging.StreamHandler(sys.stderr)
-    handler.setFormatter(logging.Formatter(logs.FORMAT))
+    handler.setFormatter(logs.Formatter())
     for name in ("firebrick", "oslo_messaging"):
         logging.getLogger(name).addHandler(handler)
     logging.getLogger("firebrick").setLevel(logging.INFO)

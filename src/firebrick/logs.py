@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import sys
+import time
 from pathlib import Path
 
 FORMAT = "%(asctime)s %(process)d %(levelname)s %(name)s [%(threadName)s] %(message)s"
@@ -54,6 +55,25 @@ class LogFileHandler(logging.FileHandler):
             pass
 
 
+class Formatter(logging.Formatter):
+    """FORMAT's text, its date and time made once a second: ``time.strftime`` for every
+    record was a fifth of a record's cost, and a create logs about twenty."""
+
+    def __init__(self, fmt: str = FORMAT) -> None:
+        super().__init__(fmt)
+        self._second: tuple[int, str] = (-1, "")  # replaced whole, never torn by a thread
+
+    def formatTime(self, record: logging.LogRecord, datefmt: str | None = None) -> str:
+        if datefmt is not None:
+            return super().formatTime(record, datefmt)
+        whole = int(record.created)
+        second, text = self._second
+        if second != whole:
+            text = time.strftime("%Y-%m-%d %H:%M:%S", self.converter(record.created))
+            self._second = (whole, text)
+        return f"{text},{int(record.msecs):03d}"
+
+
 NOTIFICATION_LOGGERS = ["firebrick.notifications", "oslo_messaging", "oslo.messaging.notification"]
 
 
@@ -64,7 +84,7 @@ def setup(
     notifications' lines (the roles' process of ``firebrick serve`` puts them in api.log,
     beside its API workers', as one process does)."""
     log_dir.mkdir(parents=True, exist_ok=True)
-    formatter = logging.Formatter(FORMAT)
+    formatter = Formatter()
     level = logging.DEBUG if debug else logging.INFO
     root = logging.getLogger()
     root.setLevel(logging.WARNING)
