@@ -4,29 +4,15 @@ from __future__ import annotations
 
 import re
 from typing import Any
-from unittest import mock
 
 import jsonschema
 import pytest
 from fastapi.openapi.utils import get_openapi
 
 from firebrick.api import microversion, openapi
-from firebrick.api.app import create_app
 from firebrick.api.shape_index import expanded
 
 METHODS = ("get", "put", "post", "delete")
-
-
-@pytest.fixture(scope="module")
-def app() -> Any:
-    deps = {
-        name: mock.MagicMock()
-        for name in ("volume_api", "snapshot_api", "volume_actions", "attachment_api", "db",
-                     "quota_defaults", "scheduler")
-    }  # fmt: skip
-    return create_app(
-        **deps, default_volume_type="__DEFAULT__", max_limit=1000, service_down_time=60.0
-    )
 
 
 @pytest.fixture(scope="module")

@@ -5,13 +5,11 @@ from __future__ import annotations
 import itertools
 import re
 from typing import Any
-from unittest import mock
 
 import pytest
 from fastapi import FastAPI
 from starlette.routing import Match
 
-from firebrick.api.app import create_app
 from firebrick.api.routes import ROUTERS
 from firebrick.api.shape_index import ShapeIndex, flatten
 
@@ -92,15 +90,7 @@ def test_a_project_path_is_not_taken_for_a_collection(index: ShapeIndex) -> None
     assert match == Match.PARTIAL
 
 
-def test_the_app_routes_through_one_index() -> None:
-    deps = {
-        name: mock.MagicMock()
-        for name in ("volume_api", "snapshot_api", "volume_actions", "attachment_api", "db",
-                     "quota_defaults", "scheduler")
-    }  # fmt: skip
-    app = create_app(
-        **deps, default_volume_type="__DEFAULT__", max_limit=1000, service_down_time=60.0
-    )
+def test_the_app_routes_through_one_index(app: FastAPI) -> None:
     indexes = [r for r in app.router.routes if isinstance(r, ShapeIndex)]
     assert len(indexes) == 1
     assert all(r.dependency_overrides_provider is app for r in indexes[0].routes)

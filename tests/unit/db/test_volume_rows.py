@@ -3,23 +3,11 @@
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Iterator
 from datetime import datetime
-from pathlib import Path
-
-import pytest
 
 from firebrick.db import types, volumes
 from firebrick.db.engine import Database
 from firebrick.domain.model import Volume
-
-
-@pytest.fixture
-def db(tmp_path: Path) -> Iterator[Database]:
-    database = Database(f"sqlite:///{tmp_path / 'rows.sqlite'}")
-    database.create_schema()
-    yield database
-    database.dispose()
 
 
 def test_every_field_comes_from_its_column(db: Database) -> None:

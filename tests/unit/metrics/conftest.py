@@ -1,12 +1,10 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
-from pathlib import Path
 
 import pytest
 from prometheus_client import CollectorRegistry
 
-from firebrick.db.engine import Database
 from firebrick.metrics import instruments
 
 
@@ -17,11 +15,3 @@ def metrics() -> Iterator[instruments.Metrics]:
     enabled = instruments.enable(CollectorRegistry(), ("test",))
     yield enabled
     instruments.disable()
-
-
-@pytest.fixture
-def db(tmp_path: Path) -> Iterator[Database]:
-    database = Database(f"sqlite:///{tmp_path / 'unit.sqlite'}")
-    database.create_schema()
-    yield database
-    database.dispose()
