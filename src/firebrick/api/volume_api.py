@@ -59,12 +59,6 @@ class VolumeAPI:
         """The volume as ``ctx`` may see it, read in ``conn`` (with what the caller adds)."""
         return volumes.get(conn, volume_id, None if ctx.is_admin else ctx.project_id)
 
-    def list_volumes(
-        self, ctx: RequestContext, query: ListQuery
-    ) -> tuple[list[Volume], int | None]:
-        with self.db.read() as conn:
-            return self.list_in(conn, ctx, query)
-
     @staticmethod
     def list_in(
         conn: Connection, ctx: RequestContext, query: ListQuery
