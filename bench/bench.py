@@ -196,8 +196,9 @@ def stop_process(proc: subprocess.Popen[bytes]) -> None:
 class Deployment:
     """The processes (and servers) of one mode; ``stop()`` ends all of them."""
 
-    def __init__(self, mode: str, state: Path) -> None:
+    def __init__(self, mode: str, state: Path, env: dict[str, str] | None = None) -> None:
         self.mode = mode
+        self.env = env  # of the spawned processes (None: this one's)
         self.state = state
         self.base = ""
         self.processes: dict[str, subprocess.Popen[bytes]] = {}
@@ -214,7 +215,15 @@ class Deployment:
                 stderr=subprocess.STDOUT,
                 stdin=subprocess.DEVNULL,
                 cwd=self.state,
+                env=self.env,
             )
+
+    def roots(self) -> list[int]:
+        """The pids under which every process of the deployment runs: the spawned ones, and
+        the servers' (RabbitMQ, PostgreSQL)."""
+        return [p.pid for p in self.processes.values()] + [
+            pid for server in self.servers for pid in server.pids()
+        ]
 
     def fail(self, why: str) -> NoReturn:
         outputs = "\n".join(
@@ -275,14 +284,15 @@ def start_embedded(
     return deployment
 
 
-def start_scaled(state: Path) -> Deployment:
-    """RabbitMQ, PostgreSQL, and api, scheduler and volume as three processes."""
+def start_scaled(state: Path, env: dict[str, str] | None = None) -> Deployment:
+    """RabbitMQ, PostgreSQL, and api, scheduler and volume as three processes (run with
+    ``env``, e.g. a ``PYTHONPATH`` of another tree)."""
     sys.path.insert(0, str(REPO / "tests" / "integration"))
     from infra import postgres, rabbitmq
 
     if not rabbitmq.available() or not postgres.available():
         raise SystemExit("scaled mode needs rabbitmq-server and postgresql (make apt, as root)")
-    deployment = Deployment("scaled", state)
+    deployment = Deployment("scaled", state, env)
     try:
         broker = rabbitmq.RabbitMQServer(state / "rabbitmq", port=0)
         deployment.servers.append(broker)
@@ -320,6 +330,10 @@ class _RemovingServer:
 
     def __init__(self, server: Any) -> None:
         self.server = server
+
+    def pids(self) -> list[int]:
+        pids: list[int] = self.server.pids()
+        return pids
 
     def stop(self) -> None:
         self.server.remove()
