@@ -11,7 +11,8 @@ with a large over-subscription ratio) in one of two modes:
   ``firebrick scheduler`` and ``firebrick volume --backend file-1`` processes;
 * ``both``: embedded, then scaled, printed side by side.
 
-and measures over HTTP with an async httpx client (keep-alive, noauth):
+and measures over HTTP with an async client (aiohttp, keep-alive, noauth; see
+``http_client.py``):
 
 * create: POST /volumes, then poll GET /volumes/{id} every ``--poll`` seconds until the
   volume is ``available``; throughput and p50/p95/p99 latency at concurrency 1, 8 and 32;
@@ -58,6 +59,9 @@ from pathlib import Path
 from typing import Any, NoReturn
 
 import httpx
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+import http_client
 
 # Cinder 29.0.0 measured on the same class of machine (see the issues / DESIGN.md).
 CINDER_REFERENCE = {
@@ -347,9 +351,7 @@ START = {"embedded": start_embedded, "scaled": start_scaled}
 
 
 class Bench:
-    def __init__(
-        self, client: httpx.AsyncClient, poll_s: float, timeout_s: float, poll_max_s: float
-    ) -> None:
+    def __init__(self, client: Any, poll_s: float, timeout_s: float, poll_max_s: float) -> None:
         self.client = client
         self.poll_s = poll_s
         self.poll_max_s = poll_max_s
@@ -470,14 +472,9 @@ class Bench:
         }
 
 
-def bench_client(base: str, project: str, token: str) -> httpx.AsyncClient:
-    limits = httpx.Limits(max_connections=64, max_keepalive_connections=64)
-    return httpx.AsyncClient(
-        base_url=f"{base}/v3/{project}",
-        headers={"X-Auth-Token": token},
-        limits=limits,
-        timeout=60.0,
-    )
+def bench_client(base: str, project: str, token: str) -> Any:
+    """The client of ``project`` (see http_client.py: aiohttp, or httpx on request)."""
+    return http_client.client(f"{base}/v3/{project}", {"X-Auth-Token": token})
 
 
 async def measure(base: str, args: argparse.Namespace) -> dict[str, Any]:
