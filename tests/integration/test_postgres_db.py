@@ -349,6 +349,39 @@ def test_quotas_and_messages(db: Database) -> None:
 
 
 @pytest.mark.parametrize("empty_url", BACKENDS, indirect=True)
+def test_usage_of_several_resources_changes_in_one_statement(db: Database) -> None:
+    """A create's four usage rows change in one UPDATE; rows a project never used are
+    made (with the delta, never below zero), the others only get their own delta."""
+    with db.write() as conn:
+        quotas.add_usage(conn, "p", {"volumes": 1, "gigabytes": 5})
+        quotas.add_usage(conn, "p", {"volumes": 2, "gigabytes": 10, "volumes_t": 1,
+                                     "gigabytes_t": 4})  # fmt: skip
+        quotas.add_usage(conn, "q", {"volumes": 7, "gigabytes": 70})  # another project
+        quotas.add_usage(conn, "p", {"volumes": -1, "gigabytes": -5, "volumes_t": -1,
+                                     "gigabytes_t": -4})  # fmt: skip
+        quotas.add_usage(conn, "p", {"snapshots": -1, "volumes": 1, "gigabytes": 0})
+    with db.read() as conn:
+        assert quotas.usage(conn, "p") == {
+            "volumes": 3, "gigabytes": 10, "volumes_t": 0, "gigabytes_t": 0, "snapshots": 0,
+        }  # fmt: skip
+        assert quotas.usage(conn, "q") == {"volumes": 7, "gigabytes": 70}
+
+
+@pytest.mark.parametrize("empty_url", BACKENDS, indirect=True)
+def test_limits_are_the_class_then_the_project_in_one_read(db: Database) -> None:
+    with db.write() as conn:
+        quotas.set_class_limits(conn, "default", {"volumes": 3, "gigabytes": 9})
+        quotas.set_limits(conn, "p", {"volumes": 7})
+        quotas.set_limits(conn, "q", {"snapshots": 1})
+    defaults = {"volumes": 10, "gigabytes": 100, "snapshots": 10}
+    with db.read() as conn:
+        assert quotas.limits(conn, "p", defaults) == {"volumes": 7, "gigabytes": 9,
+                                                      "snapshots": 10}  # fmt: skip
+        assert quotas.limits(conn, "r", defaults) == {"volumes": 3, "gigabytes": 9,
+                                                      "snapshots": 10}  # fmt: skip
+
+
+@pytest.mark.parametrize("empty_url", BACKENDS, indirect=True)
 def test_quota_rows_hold_long_type_names_and_huge_usage(db: Database) -> None:
     per_type = "snapshots_" + "t" * 255  # a volume type name may have 255 characters
     with db.write() as conn:
