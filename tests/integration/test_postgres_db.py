@@ -273,6 +273,9 @@ def test_a_page_of_ids_is_one_parameter(db: Database) -> None:
                    for i, r in enumerate(rows))  # fmt: skip
         assert attachments.attached_to(conn, ids) == {}
         assert attachments.attached_to(conn, []) == {}
+        # One id is compared with "=": the same answer as in a page.
+        assert volumes.get(conn, rows[3]["id"]).metadata == {"n": "3"}
+        assert volumes.get(conn, rows[4]["id"]).metadata == {}
 
 
 @pytest.mark.parametrize("empty_url", BACKENDS, indirect=True)
