@@ -12,14 +12,15 @@ from __future__ import annotations
 from collections.abc import Mapping
 
 from sqlalchemy import (
+    BigInteger,
     Connection,
-    Integer,
     String,
     Update,
     bindparam,
     case,
     delete,
     func,
+    literal,
     select,
     update,
 )
@@ -74,7 +75,7 @@ def _add_each(count: int) -> Update:
     """``count`` usage rows of a project changed in one statement: ``in_use`` plus the
     delta its resource is given (``r0``/``d0``, ``r1``/``d1``, …)."""
     names = [bindparam(f"r{i}", type_=String) for i in range(count)]
-    deltas = [bindparam(f"d{i}", type_=Integer) for i in range(count)]
+    deltas = [bindparam(f"d{i}", type_=BigInteger) for i in range(count)]
     return (
         update(quota_usages)
         .where(
@@ -84,7 +85,7 @@ def _add_each(count: int) -> Update:
             in_use=quota_usages.c.in_use
             + case(
                 *[(quota_usages.c.resource == n, d) for n, d in zip(names, deltas, strict=True)],
-                else_=0,
+                else_=literal(0, BigInteger),
             )
         )
     )
