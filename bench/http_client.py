@@ -1,10 +1,11 @@
 """The benchmarks' HTTP client: aiohttp behind the few httpx calls the benchmarks make.
 
 The client runs on the same cores as the service it measures, so what it spends is taken
-from the service. httpx's async client spent about 2.2 ms of CPU a request on these
-machines (more than the service's own 1.6 ms for a ``GET /volumes/{id}``); aiohttp about
-0.4 ms. With 3 to 4 requests a create, the client alone capped the creates/s the
-benchmarks could see. ``BENCH_HTTP_CLIENT=httpx`` measures with httpx again.
+from the service. httpx's async client spent 1.5 to 2.2 ms of CPU a ``GET`` on these
+machines, aiohttp 0.2 to 0.4 ms; the service itself spent more for each of httpx's
+requests too (1.0 to 1.2 ms against 0.6 ms: they arrive one at a time, aiohttp's several
+to a step of its event loop). With 3 to 4 requests a create, httpx alone took a fifth of
+the two cores. ``BENCH_HTTP_CLIENT=httpx`` measures with httpx again.
 
 A failed connection raises ``TransportError`` (aiohttp's or httpx's). Only what the
 benchmarks use: ``get``/``post``/``put``/``delete`` with ``params``,

@@ -29,10 +29,12 @@ def _run_api(
     import uvicorn
 
     from firebrick.api.middleware import BodyDeadline
+    from firebrick.api.one_write import OneWriteHttpToolsProtocol
 
     server = uvicorn.Server(
         uvicorn.Config(
             BodyDeadline(services.app, conf.api_body_timeout),
+            http=OneWriteHttpToolsProtocol,
             host=conf.listen,
             port=conf.port,
             access_log=False,
