@@ -8,6 +8,8 @@ import time
 from datetime import timedelta
 from typing import Any
 
+from sqlalchemy import Connection
+
 from firebrick.db import groups, messages, placement, recovery, services, snapshots, types, volumes
 from firebrick.db.engine import Database
 from firebrick.db.outage import is_outage
@@ -224,7 +226,7 @@ class SchedulerManager:
             self._fail_unexpected(payload["volume_id"], payload.get("request_spec") or {}, exc)
 
     @staticmethod
-    def _request_spec(conn: Any, volume: Volume, raw: dict[str, Any]) -> RequestSpec:
+    def _request_spec(conn: Connection, volume: Volume, raw: dict[str, Any]) -> RequestSpec:
         resource_backend = raw.get("resource_backend")
         volume_type = types.get(conn, volume.volume_type_id) if volume.volume_type_id else None
         if volume.group_id is not None:
