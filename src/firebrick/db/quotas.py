@@ -61,14 +61,6 @@ _USAGE_LOCKED = _USAGE.with_for_update()
 _LOCK_PROJECT = select(
     func.pg_advisory_xact_lock(QUOTA_LOCK_CLASS, func.hashtext(bindparam("project", type_=String)))
 )
-_ADD = (
-    update(quota_usages)
-    .where(
-        quota_usages.c.project_id == bindparam("project"),
-        quota_usages.c.resource == bindparam("res"),
-    )
-    .values(in_use=quota_usages.c.in_use + bindparam("delta"))
-)
 
 
 def _add_each(count: int) -> Update:
@@ -219,11 +211,7 @@ def usage(conn: Connection, project_id: str, *, lock: bool = False) -> dict[str,
 
 def add_usage(conn: Connection, project_id: str, deltas: Mapping[str, int]) -> None:
     """Add each delta to the project's usage of its resource; a row missing is made."""
-    if len(deltas) <= 1:
-        for resource, delta in deltas.items():
-            one = {"project": project_id, "res": resource, "delta": delta}
-            if conn.execute(_ADD, one).rowcount == 0:
-                conn.execute(_CREATE[conn.dialect.name], {**one, "initial": max(delta, 0)})
+    if not deltas:
         return
     # The rows that exist (all of them, but for a project's first use of a resource)
     # change in one statement; the statement for N resources is built once.
