@@ -146,7 +146,7 @@ SPEED_BASE ?= 5af07c5
 
 bench: venv apt ceph-bindings keystone glance
 	$(BIN)/python bench/bench.py --mode $(BENCH_MODE) $(BENCH_ARGS)
-	$(BIN)/python bench/speed.py --option '' --option osapi_volume_workers=1 --against $(SPEED_BASE)
+	$(BIN)/python bench/speed.py --option '' --option osapi_volume_workers=1 --scaled --against $(SPEED_BASE)
 	$(BIN)/python bench/clone_bench.py
 	$(BIN)/python bench/image_bench.py
 	$(BIN)/python bench/backup_bench.py

@@ -11,7 +11,8 @@ with a large over-subscription ratio) in one of two modes:
   ``firebrick scheduler`` and ``firebrick volume --backend file-1`` processes;
 * ``both``: embedded, then scaled, printed side by side.
 
-and measures over HTTP with an async httpx client (keep-alive, noauth):
+and measures over HTTP with an async client (aiohttp, keep-alive, noauth; see
+``http_client.py``):
 
 * create: POST /volumes, then poll GET /volumes/{id} every ``--poll`` seconds until the
   volume is ``available``; throughput and p50/p95/p99 latency at concurrency 1, 8 and 32;
@@ -58,6 +59,9 @@ from pathlib import Path
 from typing import Any, NoReturn
 
 import httpx
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+import http_client
 
 # Cinder 29.0.0 measured on the same class of machine (see the issues / DESIGN.md).
 CINDER_REFERENCE = {
@@ -196,8 +200,9 @@ def stop_process(proc: subprocess.Popen[bytes]) -> None:
 class Deployment:
     """The processes (and servers) of one mode; ``stop()`` ends all of them."""
 
-    def __init__(self, mode: str, state: Path) -> None:
+    def __init__(self, mode: str, state: Path, env: dict[str, str] | None = None) -> None:
         self.mode = mode
+        self.env = env  # of the spawned processes (None: this one's)
         self.state = state
         self.base = ""
         self.processes: dict[str, subprocess.Popen[bytes]] = {}
@@ -214,7 +219,15 @@ class Deployment:
                 stderr=subprocess.STDOUT,
                 stdin=subprocess.DEVNULL,
                 cwd=self.state,
+                env=self.env,
             )
+
+    def roots(self) -> list[int]:
+        """The pids under which every process of the deployment runs: the spawned ones, and
+        the servers' (RabbitMQ, PostgreSQL)."""
+        return [p.pid for p in self.processes.values()] + [
+            pid for server in self.servers for pid in server.pids()
+        ]
 
     def fail(self, why: str) -> NoReturn:
         outputs = "\n".join(
@@ -275,14 +288,15 @@ def start_embedded(
     return deployment
 
 
-def start_scaled(state: Path) -> Deployment:
-    """RabbitMQ, PostgreSQL, and api, scheduler and volume as three processes."""
+def start_scaled(state: Path, env: dict[str, str] | None = None) -> Deployment:
+    """RabbitMQ, PostgreSQL, and api, scheduler and volume as three processes (run with
+    ``env``, e.g. a ``PYTHONPATH`` of another tree)."""
     sys.path.insert(0, str(REPO / "tests" / "integration"))
     from infra import postgres, rabbitmq
 
     if not rabbitmq.available() or not postgres.available():
         raise SystemExit("scaled mode needs rabbitmq-server and postgresql (make apt, as root)")
-    deployment = Deployment("scaled", state)
+    deployment = Deployment("scaled", state, env)
     try:
         broker = rabbitmq.RabbitMQServer(state / "rabbitmq", port=0)
         deployment.servers.append(broker)
@@ -321,6 +335,10 @@ class _RemovingServer:
     def __init__(self, server: Any) -> None:
         self.server = server
 
+    def pids(self) -> list[int]:
+        pids: list[int] = self.server.pids()
+        return pids
+
     def stop(self) -> None:
         self.server.remove()
 
@@ -333,9 +351,7 @@ START = {"embedded": start_embedded, "scaled": start_scaled}
 
 
 class Bench:
-    def __init__(
-        self, client: httpx.AsyncClient, poll_s: float, timeout_s: float, poll_max_s: float
-    ) -> None:
+    def __init__(self, client: Any, poll_s: float, timeout_s: float, poll_max_s: float) -> None:
         self.client = client
         self.poll_s = poll_s
         self.poll_max_s = poll_max_s
@@ -456,14 +472,9 @@ class Bench:
         }
 
 
-def bench_client(base: str, project: str, token: str) -> httpx.AsyncClient:
-    limits = httpx.Limits(max_connections=64, max_keepalive_connections=64)
-    return httpx.AsyncClient(
-        base_url=f"{base}/v3/{project}",
-        headers={"X-Auth-Token": token},
-        limits=limits,
-        timeout=60.0,
-    )
+def bench_client(base: str, project: str, token: str) -> Any:
+    """The client of ``project`` (see http_client.py: aiohttp, or httpx on request)."""
+    return http_client.client(f"{base}/v3/{project}", {"X-Auth-Token": token})
 
 
 async def measure(base: str, args: argparse.Namespace) -> dict[str, Any]:

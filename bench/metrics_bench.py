@@ -44,6 +44,7 @@ import httpx
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from bench import MICROVERSION, Bench, Deployment, Run, bench_client, start_embedded
+from http_client import TransportError
 from speed import descendants
 
 MAX_COST = 0.03  # "on" may be at most 3 % slower than "off"
@@ -87,7 +88,7 @@ def _ms_per_create(before: dict[str, float], after: dict[str, float], n: int) ->
     return {kind: (after[kind] - before[kind]) * 1000 / max(n, 1) for kind in KINDS}
 
 
-async def _ids(client: httpx.AsyncClient, status: str) -> set[str]:
+async def _ids(client: Any, status: str) -> set[str]:
     resp = await client.get("/volumes", params={"status": status, "limit": 1000})
     resp.raise_for_status()
     return {volume["id"] for volume in resp.json()["volumes"]}
@@ -273,7 +274,7 @@ def summarize(
     return summary
 
 
-async def fill(client: httpx.AsyncClient, total: int, concurrency: int = 32) -> int:
+async def fill(client: Any, total: int, concurrency: int = 32) -> int:
     """Create volumes until the project has ``total``, then wait until none is creating.
 
     Creates are not polled one by one (the scrape needs them present, not timed); a
@@ -289,7 +290,7 @@ async def fill(client: httpx.AsyncClient, total: int, concurrency: int = 32) -> 
                     headers=MICROVERSION,
                 )
                 return int(resp.json()["count"])
-            except httpx.TransportError:
+            except TransportError:
                 await asyncio.sleep(0.2)
         raise SystemExit("the service stopped answering while filling")
 
@@ -302,7 +303,7 @@ async def fill(client: httpx.AsyncClient, total: int, concurrency: int = 32) -> 
                     resp = await client.post("/volumes", json={"volume": {"size": 1}})
                     if resp.status_code == 202:
                         break
-                except httpx.TransportError:
+                except TransportError:
                     pass
                 await asyncio.sleep(0.2)
 

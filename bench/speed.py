@@ -16,9 +16,15 @@ compare). Per target:
 * memory per process (RSS and PSS, from /proc/<pid>/smaps_rollup) at idle and at the end
   of the concurrency-32 batch.
 
+With ``--scaled`` each tree also runs scaled out (``bench.start_scaled``: a private
+RabbitMQ and PostgreSQL, the api, scheduler and volume roles as processes of their own),
+and its CPU per create includes RabbitMQ's and PostgreSQL's processes; the CPU is printed
+by process kind as well.
+
     python bench/speed.py                           # this tree
     python bench/speed.py --against 5af07c5         # this tree and that commit, ratio
     python bench/speed.py --option osapi_volume_workers=1 --option osapi_volume_workers=2
+    python bench/speed.py --scaled --against 5af07c5  # and scaled out, both trees
 
 ``--against`` checks the commit out into a temporary directory (``git worktree``) and
 runs it with ``PYTHONPATH`` pointing at its ``src`` (same dependencies).
@@ -43,7 +49,17 @@ from pathlib import Path
 from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from bench import REPO, Bench, Run, bench_client, free_port, stop_process, write_config
+from bench import (
+    REPO,
+    Bench,
+    Deployment,
+    Run,
+    bench_client,
+    free_port,
+    start_scaled,
+    stop_process,
+    write_config,
+)
 
 TICKS = os.sysconf("SC_CLK_TCK")
 
@@ -84,18 +100,41 @@ def cpu_seconds(pids: list[int]) -> float:
     return total / TICKS
 
 
+ROLES = (b"serve", b"worker-api", b"worker-roles", b"api", b"scheduler", b"volume", b"backup")
+
+
+def role_of(pid: int) -> str:
+    """What a process is: its Firebrick role, else its program (postgres, beam.smp, …)."""
+    try:
+        cmd = Path(f"/proc/{pid}/cmdline").read_bytes().split(b"\0")
+    except OSError:
+        return "?"
+    role = next((c for c in cmd[1:] if c in ROLES), None)
+    if role is not None:
+        return role.decode()
+    words = cmd[0].decode(errors="replace").split()
+    return Path(words[0]).name.rstrip(":") if words else "?"
+
+
+def cpu_by_role(pids: list[int]) -> dict[str, float]:
+    """utime + stime of each of ``pids``, in seconds, summed by role."""
+    found: dict[str, float] = {}
+    for pid in pids:
+        role = role_of(pid)
+        found[role] = found.get(role, 0.0) + cpu_seconds([pid])
+    return found
+
+
 def memory(pids: list[int]) -> list[dict[str, Any]]:
     rows = []
     for pid in pids:
         try:
-            cmd = Path(f"/proc/{pid}/cmdline").read_bytes().split(b"\0")
             rollup = Path(f"/proc/{pid}/smaps_rollup").read_text().splitlines()
         except OSError:
             continue
         values = {line.split(":")[0]: int(line.split()[1]) for line in rollup[1:]}
-        role = next((c.decode() for c in cmd if c in (b"serve", b"worker-api", b"worker-roles")),
-                    cmd[-1].decode() if cmd else "?")  # fmt: skip
-        rows.append({"pid": pid, "role": role, "rss_mb": round(values.get("Rss", 0) / 1024, 1),
+        rows.append({"pid": pid, "role": role_of(pid),
+                     "rss_mb": round(values.get("Rss", 0) / 1024, 1),
                      "pss_mb": round(values.get("Pss", 0) / 1024, 1)})  # fmt: skip
     return rows
 
@@ -110,13 +149,21 @@ class Target:
     tree: Path
     options: dict[str, str]
     state: Path
+    mode: str = "embedded"  # or "scaled": RabbitMQ, PostgreSQL, a process per role
+    against: bool = False  # the older commit the others are compared with
     process: subprocess.Popen[bytes] | None = None
+    deployment: Deployment | None = None
     base: str = ""
     results: dict[str, Any] = field(default_factory=dict)
 
     def start(self) -> None:
-        port = free_port()
         self.state.mkdir(parents=True, exist_ok=True)
+        if self.mode == "scaled":
+            env = {**os.environ, "PYTHONPATH": str(self.tree / "src")}
+            self.deployment = start_scaled(self.state, env)
+            self.base = self.deployment.base
+            return
+        port = free_port()
         config = write_config(self.state, port, extra_defaults=self.options)
         env = {**os.environ, "PYTHONPATH": str(self.tree / "src")}
         with (self.state / "serve.out").open("wb") as out:
@@ -143,10 +190,15 @@ class Target:
         raise SystemExit(f"{self.name}: the API did not come up")
 
     def pids(self) -> list[int]:
+        """Every process of the service; scaled out, RabbitMQ's and PostgreSQL's too."""
+        if self.deployment is not None:
+            return [pid for root in self.deployment.roots() for pid in descendants(root)]
         assert self.process is not None
         return descendants(self.process.pid)
 
     def stop(self) -> None:
+        if self.deployment is not None:
+            self.deployment.stop()
         if self.process is not None:
             stop_process(self.process)
 
@@ -180,14 +232,22 @@ def merged(runs: list[Run]) -> Run:
 async def batch(target: Target, n: int, concurrency: int, poll: float, poll_max: float
                 ) -> tuple[Run, float]:  # fmt: skip
     """``n`` creates; (the run, server CPU ms per create)."""
+    run, split = await split_batch(target, n, concurrency, poll, poll_max)
+    return run, sum(split.values())
+
+
+async def split_batch(target: Target, n: int, concurrency: int, poll: float, poll_max: float
+                      ) -> tuple[Run, dict[str, float]]:  # fmt: skip
+    """``n`` creates; (the run, server CPU ms per create by role)."""
     project = uuid.uuid4().hex
     async with bench_client(target.base, project, f"bench:{project}") as client:
         bench = Bench(client, poll_s=poll, timeout_s=120, poll_max_s=poll_max)
         pids = target.pids()
-        cpu0 = cpu_seconds(pids)
+        cpu0 = cpu_by_role(pids)
         run, _ = await bench.creates(n, concurrency)
-        cpu1 = cpu_seconds(target.pids())
-    return run, (cpu1 - cpu0) * 1000 / max(1, n - run.failures)
+        cpu1 = cpu_by_role(target.pids())  # a process started meanwhile counts in full
+    done = max(1, n - run.failures)
+    return run, {role: (cpu1[role] - cpu0.get(role, 0.0)) * 1000 / done for role in cpu1}
 
 
 async def detail_list(target: Target) -> dict[str, Any]:
@@ -208,15 +268,17 @@ def summary(run: Run) -> dict[str, Any]:
 
 async def measure(targets: list[Target], args: argparse.Namespace) -> None:
     for t in targets:
-        t.results = {"memory_idle": memory(t.pids()), "c8": [], "cpu": []}
+        t.results = {"memory_idle": memory(t.pids()), "c8": [], "cpu": [], "cpu_split": []}
         await batch(t, 10, 2, 0.005, 0.02)  # warm up: imports, first flows, connections
     for rnd in range(args.rounds):
         order = targets if rnd % 2 == 0 else list(reversed(targets))
         for t in order:
             run, _ = await batch(t, args.n, 8, 0.02, 0.02)
             t.results["c8"].append(run)
-            _, cpu = await batch(t, args.n_cpu, 8, 0.2, 0.2)
+            _, split = await split_batch(t, args.n_cpu, 8, 0.2, 0.2)
+            cpu = sum(split.values())
             t.results["cpu"].append(cpu)
+            t.results["cpu_split"].append(split)
             print(f"  round {rnd + 1} {t.name:<28} c=8 {run.per_s:7.1f}/s  "
                   f"cpu {cpu:6.2f} ms/create", flush=True)  # fmt: skip
     for t in targets:
@@ -232,6 +294,11 @@ async def measure(targets: list[Target], args: argparse.Namespace) -> None:
         t.results["c8"] = summary(merged(rounds))
         t.results["c8"]["per_s_median_round"] = statistics.median(r.per_s for r in rounds)
         t.results["cpu_ms_per_create"] = round(statistics.median(t.results["cpu"]), 2)
+        splits = t.results.pop("cpu_split")
+        t.results["cpu_ms_by_role"] = {
+            role: round(statistics.median(s.get(role, 0.0) for s in splits), 2)
+            for role in sorted({r for s in splits for r in s})
+        }
 
 
 def report(targets: list[Target]) -> None:
@@ -245,6 +312,11 @@ def report(targets: list[Target]) -> None:
     row("creates/s c=8 (median round)", lambda t: f"{t.results['c8']['per_s_median_round']:.1f}")
     row("  rounds", lambda t: " ".join(f"{v:.0f}" for v in t.results["c8_per_s_rounds"]))
     row("CPU ms/create (c=8, 200ms poll)", lambda t: f"{t.results['cpu_ms_per_create']:.2f}")
+    roles = sorted({r for t in targets for r in t.results["cpu_ms_by_role"]})
+    for role in roles:
+        if not any(t.results["cpu_ms_by_role"].get(role, 0.0) >= 0.05 for t in targets):
+            continue
+        row(f"  {role}", lambda t, r=role: f"{t.results['cpu_ms_by_role'].get(r, 0.0):.2f}")
     for c in ("c1", "c8", "c32"):
         row(f"p50/p95/p99 ms {c}", lambda t, c=c: "{p50_ms:.1f}/{p95_ms:.1f}/{p99_ms:.1f}".format(
             **t.results[c]))  # fmt: skip
@@ -259,14 +331,13 @@ def report(targets: list[Target]) -> None:
         )
         row("  RSS sum", lambda t, k=key: f"{sum(p['rss_mb'] for p in t.results[k]):.0f} MB")
         row("  processes", lambda t, k=key: str(len(t.results[k])))
-    if len(targets) >= 2:
-        base = targets[-1].results["c8"]["per_s_median_round"]
-        for t in targets[:-1]:
-            ratio = t.results["c8"]["per_s_median_round"] / base if base else float("nan")
-            cpu = t.results["cpu_ms_per_create"] / targets[-1].results["cpu_ms_per_create"]
-            print(
-                f"\n{t.name} vs {targets[-1].name}: creates/s x{ratio:.2f}, CPU/create x{cpu:.2f}"
-            )
+    for t in targets:
+        base = next((b for b in targets if b.against and b.mode == t.mode), None)
+        if base is None or base is t:
+            continue
+        ratio = t.results["c8"]["per_s_median_round"] / base.results["c8"]["per_s_median_round"]
+        cpu = t.results["cpu_ms_per_create"] / base.results["cpu_ms_per_create"]
+        print(f"\n{t.name} vs {base.name}: creates/s x{ratio:.2f}, CPU/create x{cpu:.2f}")
 
 
 def parse_targets(args: argparse.Namespace, stack: ExitStack, root: Path) -> list[Target]:
@@ -274,13 +345,19 @@ def parse_targets(args: argparse.Namespace, stack: ExitStack, root: Path) -> lis
     for spec in args.option or [""]:
         found = dict(item.split("=", 1) for item in spec.split(",") if item)
         options.append(found)
+    modes = ["embedded", "scaled"] if args.scaled else ["embedded"]
     targets = []
-    for n, opts in enumerate(options):
-        label = ",".join(f"{k}={v}" for k, v in opts.items()) or "defaults"
-        targets.append(Target(f"this tree {label}", REPO, opts, root / f"new-{n}"))
+    for mode in modes:
+        for n, opts in enumerate(options if mode == "embedded" else [{}]):
+            label = ",".join(f"{k}={v}" for k, v in opts.items()) or "defaults"
+            name = f"this tree {label}" if mode == "embedded" else "this tree scaled"
+            targets.append(Target(name, REPO, opts, root / f"new-{mode}-{n}", mode))
     if args.against:
         tree = stack.enter_context(checkout(args.against))
-        targets.append(Target(f"{args.against[:10]}", tree, {}, root / "old"))
+        for mode in modes:
+            suffix = "" if mode == "embedded" else " scaled"
+            targets.append(Target(f"{args.against[:10]}{suffix}", tree, {}, root / f"old-{mode}",
+                                  mode, against=True))  # fmt: skip
     return targets
 
 
@@ -292,6 +369,10 @@ def main() -> int:
     parser.add_argument(
         "--option", action="append", help="a target of this tree with these options (k=v,k=v)"
     )
+    parser.add_argument(
+        "--scaled", action="store_true",
+        help="also scaled out (RabbitMQ, PostgreSQL, a process per role; their CPU counted)",
+    )  # fmt: skip
     parser.add_argument("--rounds", type=int, default=5)
     parser.add_argument("--n", type=int, default=200, help="creates per c=8 round")
     parser.add_argument("--n-cpu", type=int, default=100, help="creates per CPU batch")

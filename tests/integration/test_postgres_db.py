@@ -273,6 +273,9 @@ def test_a_page_of_ids_is_one_parameter(db: Database) -> None:
                    for i, r in enumerate(rows))  # fmt: skip
         assert attachments.attached_to(conn, ids) == {}
         assert attachments.attached_to(conn, []) == {}
+        # One id is compared with "=": the same answer as in a page.
+        assert volumes.get(conn, rows[3]["id"]).metadata == {"n": "3"}
+        assert volumes.get(conn, rows[4]["id"]).metadata == {}
 
 
 @pytest.mark.parametrize("empty_url", BACKENDS, indirect=True)
@@ -346,6 +349,39 @@ def test_quotas_and_messages(db: Database) -> None:
         assert found is not None and found.detail == "no room"
         assert messages.get(conn, message_id, "q") is None
         assert [m.id for m in messages.list_messages(conn, "p", "v1")] == [message_id]
+
+
+@pytest.mark.parametrize("empty_url", BACKENDS, indirect=True)
+def test_usage_of_several_resources_changes_in_one_statement(db: Database) -> None:
+    """A create's four usage rows change in one UPDATE; rows a project never used are
+    made (with the delta, never below zero), the others only get their own delta."""
+    with db.write() as conn:
+        quotas.add_usage(conn, "p", {"volumes": 1, "gigabytes": 5})
+        quotas.add_usage(conn, "p", {"volumes": 2, "gigabytes": 10, "volumes_t": 1,
+                                     "gigabytes_t": 4})  # fmt: skip
+        quotas.add_usage(conn, "q", {"volumes": 7, "gigabytes": 70})  # another project
+        quotas.add_usage(conn, "p", {"volumes": -1, "gigabytes": -5, "volumes_t": -1,
+                                     "gigabytes_t": -4})  # fmt: skip
+        quotas.add_usage(conn, "p", {"snapshots": -1, "volumes": 1, "gigabytes": 0})
+    with db.read() as conn:
+        assert quotas.usage(conn, "p") == {
+            "volumes": 3, "gigabytes": 10, "volumes_t": 0, "gigabytes_t": 0, "snapshots": 0,
+        }  # fmt: skip
+        assert quotas.usage(conn, "q") == {"volumes": 7, "gigabytes": 70}
+
+
+@pytest.mark.parametrize("empty_url", BACKENDS, indirect=True)
+def test_limits_are_the_class_then_the_project_in_one_read(db: Database) -> None:
+    with db.write() as conn:
+        quotas.set_class_limits(conn, "default", {"volumes": 3, "gigabytes": 9})
+        quotas.set_limits(conn, "p", {"volumes": 7})
+        quotas.set_limits(conn, "q", {"snapshots": 1})
+    defaults = {"volumes": 10, "gigabytes": 100, "snapshots": 10}
+    with db.read() as conn:
+        assert quotas.limits(conn, "p", defaults) == {"volumes": 7, "gigabytes": 9,
+                                                      "snapshots": 10}  # fmt: skip
+        assert quotas.limits(conn, "r", defaults) == {"volumes": 3, "gigabytes": 9,
+                                                      "snapshots": 10}  # fmt: skip
 
 
 @pytest.mark.parametrize("empty_url", BACKENDS, indirect=True)

@@ -11,7 +11,7 @@ import uuid
 from collections.abc import Mapping
 from typing import Any
 
-from sqlalchemy import Connection, Row, delete, insert, select, update
+from sqlalchemy import Connection, Row, bindparam, delete, insert, select, update
 
 from firebrick.db.schema import volume_encryption_keys, volume_type_encryption, volume_types
 from firebrick.db.volumes import now
@@ -41,12 +41,15 @@ def check_type(conn: Connection, type_id: str) -> None:
         raise VolumeTypeNotFound(type_id)
 
 
+_GET = select(volume_type_encryption).where(
+    volume_type_encryption.c.volume_type_id == bindparam("type_id")
+)
+
+
 def get(conn: Connection, type_id: str | None) -> Encryption | None:
     if type_id is None:
         return None
-    row = conn.execute(
-        select(volume_type_encryption).where(volume_type_encryption.c.volume_type_id == type_id)
-    ).first()
+    row = conn.execute(_GET, {"type_id": type_id}).first()
     return _to_encryption(row) if row is not None else None
 
 

@@ -21,11 +21,10 @@ from typing import Any
 
 from sqlalchemy import Connection, Engine, create_engine, event
 from sqlalchemy.engine import make_url
+from sqlalchemy.exc import DBAPIError
 
 from firebrick.db import schema
 from firebrick.metrics.instruments import active
-
-_WRITE = "firebrick_write"
 
 
 def _wal(cursor: Any) -> None:
@@ -38,6 +37,23 @@ def _wal(cursor: Any) -> None:
             if "locked" not in str(exc) or attempt == 199:
                 raise
             time.sleep(0.05)
+
+
+def _begin(conn: Connection, statement: str) -> None:
+    """SQLite's ``BEGIN``, sent on the driver's connection.
+
+    pysqlite's own BEGIN is lazy (and off: ``isolation_level = None``), so every
+    transaction of :class:`Database` begins here, after SQLAlchemy's ``conn.begin()``
+    (which sends nothing to SQLite) and before its first statement; SQLAlchemy's commit
+    and rollback end it. Sent through SQLAlchemy instead, from a ``begin`` event, it cost
+    a statement's worth of SQLAlchemy per transaction, and the event listener made
+    SQLAlchemy look for listeners around every statement after it. A failure is raised as
+    SQLAlchemy would raise it (``OperationalError`` wrapping SQLite's).
+    """
+    try:
+        conn.connection.driver_connection.execute(statement)  # type: ignore[union-attr]
+    except sqlite3.Error as exc:
+        raise DBAPIError.instance(statement, None, exc, sqlite3.Error) from exc
 
 
 class _WriterLock:
@@ -114,7 +130,7 @@ class Database:
     def _tune_sqlite(engine: Engine) -> None:
         @event.listens_for(engine, "connect")
         def _on_connect(dbapi_connection: Any, _record: Any) -> None:
-            # Let SQLAlchemy's "begin" event issue BEGIN itself (pysqlite's own is lazy).
+            # Transactions begin in _begin (pysqlite's own BEGIN is lazy).
             dbapi_connection.isolation_level = None
             cursor = dbapi_connection.cursor()
             cursor.execute("PRAGMA busy_timeout=30000")
@@ -123,20 +139,13 @@ class Database:
             cursor.execute("PRAGMA foreign_keys=ON")
             cursor.close()
 
-        @event.listens_for(engine, "begin")
-        def _on_begin(conn: Connection) -> None:
-            immediate = conn.get_execution_options().get(_WRITE, False)
-            conn.exec_driver_sql("BEGIN IMMEDIATE" if immediate else "BEGIN")
-
     @contextmanager
     def write(self) -> Iterator[Connection]:
         """A transaction that will write; committed on success, rolled back on error."""
         started = time.perf_counter()
-        with (
-            self._writer,
-            self.engine.connect().execution_options(**{_WRITE: True}) as conn,
-            conn.begin(),
-        ):
+        with self._writer, self.engine.connect() as conn, conn.begin():
+            if self.is_sqlite:
+                _begin(conn, "BEGIN IMMEDIATE")
             yield conn
         if self._write_time is not None:
             self._write_time.observe(time.perf_counter() - started)
@@ -145,12 +154,15 @@ class Database:
     def read(self) -> Iterator[Connection]:
         started = time.perf_counter()
         with self.engine.connect() as conn, conn.begin():
+            if self.is_sqlite:
+                _begin(conn, "BEGIN")
             yield conn
         if self._read_time is not None:
             self._read_time.observe(time.perf_counter() - started)
 
     def create_schema(self) -> None:
-        schema.metadata.create_all(self.engine)
+        with self.write() as conn:
+            schema.metadata.create_all(conn)
 
     def dispose(self) -> None:
         self.engine.dispose()

@@ -11,7 +11,19 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 
-from sqlalchemy import Connection, String, bindparam, delete, func, select, update
+from sqlalchemy import (
+    BigInteger,
+    Connection,
+    String,
+    Update,
+    bindparam,
+    case,
+    delete,
+    func,
+    literal,
+    select,
+    update,
+)
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.sql.dml import Insert
 
@@ -26,6 +38,10 @@ DEFAULT_CLASS = "default"
 
 _LIMITS = select(quotas.c.resource, quotas.c.hard_limit).where(
     quotas.c.project_id == bindparam("project")
+)
+# A project's own limits and the default class's, in one statement.
+_LIMITS_WITH_CLASS = select(quotas.c.project_id, quotas.c.resource, quotas.c.hard_limit).where(
+    quotas.c.project_id.in_([bindparam("default_class"), bindparam("project")])
 )
 _DELETE_LIMITS = delete(quotas).where(quotas.c.project_id == bindparam("project"))
 _DROP_LIMIT = delete(quotas).where(quotas.c.resource == bindparam("new"))
@@ -45,14 +61,30 @@ _USAGE_LOCKED = _USAGE.with_for_update()
 _LOCK_PROJECT = select(
     func.pg_advisory_xact_lock(QUOTA_LOCK_CLASS, func.hashtext(bindparam("project", type_=String)))
 )
-_ADD = (
-    update(quota_usages)
-    .where(
-        quota_usages.c.project_id == bindparam("project"),
-        quota_usages.c.resource == bindparam("res"),
+
+
+def _add_each(count: int) -> Update:
+    """``count`` usage rows of a project changed in one statement: ``in_use`` plus the
+    delta its resource is given (``r0``/``d0``, ``r1``/``d1``, …)."""
+    names = [bindparam(f"r{i}", type_=String) for i in range(count)]
+    deltas = [bindparam(f"d{i}", type_=BigInteger) for i in range(count)]
+    return (
+        update(quota_usages)
+        .where(
+            quota_usages.c.project_id == bindparam("project"), quota_usages.c.resource.in_(names)
+        )
+        .values(
+            in_use=quota_usages.c.in_use
+            + case(
+                *[(quota_usages.c.resource == n, d) for n, d in zip(names, deltas, strict=True)],
+                else_=literal(0, BigInteger),
+            )
+        )
     )
-    .values(in_use=quota_usages.c.in_use + bindparam("delta"))
-)
+
+
+_ADD_EACH: dict[int, Update] = {}  # by the number of resources; built at first use
+_EXISTING = select(quota_usages.c.resource).where(quota_usages.c.project_id == bindparam("project"))
 
 
 def _create(dialect: str) -> Insert:
@@ -111,8 +143,13 @@ def _project_key(project_id: str) -> str:
 
 def limits(conn: Connection, project_id: str, defaults: Mapping[str, int]) -> dict[str, int]:
     """A project's limits: ``defaults``, overridden by the default class, then its own."""
-    found = class_limits(conn, DEFAULT_CLASS, defaults)
-    found.update(_own_limits(conn, _project_key(project_id)))
+    key = _project_key(project_id)
+    rows = conn.execute(
+        _LIMITS_WITH_CLASS, {"default_class": _class_key(DEFAULT_CLASS), "project": key}
+    ).all()
+    found = dict(defaults)
+    found.update((resource, limit) for owner, resource, limit in rows if owner != key)
+    found.update((resource, limit) for owner, resource, limit in rows if owner == key)
     return found
 
 
@@ -173,8 +210,24 @@ def usage(conn: Connection, project_id: str, *, lock: bool = False) -> dict[str,
 
 
 def add_usage(conn: Connection, project_id: str, deltas: Mapping[str, int]) -> None:
+    """Add each delta to the project's usage of its resource; a row missing is made."""
+    if not deltas:
+        return
+    # The rows that exist (all of them, but for a project's first use of a resource)
+    # change in one statement; the statement for N resources is built once.
+    statement = _ADD_EACH.get(len(deltas))
+    if statement is None:
+        statement = _ADD_EACH.setdefault(len(deltas), _add_each(len(deltas)))
+    params: dict[str, object] = {"project": project_id}
+    for i, (resource, delta) in enumerate(deltas.items()):
+        params[f"r{i}"] = resource
+        params[f"d{i}"] = delta
+    if conn.execute(statement, params).rowcount == len(deltas):
+        return
+    existing = set(conn.execute(_EXISTING, {"project": project_id}).scalars())
     for resource, delta in deltas.items():
-        params = {"project": project_id, "res": resource, "delta": delta}
-        result = conn.execute(_ADD, params)
-        if result.rowcount == 0:
-            conn.execute(_CREATE[conn.dialect.name], {**params, "initial": max(delta, 0)})
+        if resource not in existing:
+            conn.execute(
+                _CREATE[conn.dialect.name],
+                {"project": project_id, "res": resource, "delta": delta, "initial": max(delta, 0)},
+            )

@@ -9,6 +9,7 @@ from typing import Any
 from sqlalchemy import Connection, Row, bindparam, delete, insert, or_, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 
+from firebrick.db.id_sets import IdsIn
 from firebrick.db.schema import volume_type_extra_specs, volume_type_projects, volume_types
 from firebrick.db.volumes import now
 from firebrick.domain.errors import VolumeTypeNotFound
@@ -17,8 +18,9 @@ from firebrick.domain.model import VolumeType
 DEFAULT_TYPE_NAME = "__DEFAULT__"
 
 
-_SPECS_OF = select(volume_type_extra_specs).where(
-    volume_type_extra_specs.c.volume_type_id.in_(bindparam("ids", expanding=True))
+_SPECS_OF = IdsIn(
+    volume_type_extra_specs.c.volume_type_id,
+    lambda where: select(volume_type_extra_specs).where(where),
 )
 _BY_NAME_OR_ID = select(volume_types).where(
     or_(volume_types.c.id == bindparam("key"), volume_types.c.name == bindparam("key"))
@@ -28,7 +30,7 @@ _BY_NAME_OR_ID = select(volume_types).where(
 def _specs(conn: Connection, type_ids: list[str]) -> dict[str, dict[str, str]]:
     found: dict[str, dict[str, str]] = {i: {} for i in type_ids}
     if type_ids:
-        for type_id, key, value in conn.execute(_SPECS_OF, {"ids": type_ids}):
+        for type_id, key, value in _SPECS_OF.execute(conn, type_ids):
             found[type_id][key] = value
     return found
 

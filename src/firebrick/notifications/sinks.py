@@ -13,6 +13,11 @@ import threading
 from pathlib import Path
 from typing import Any, Protocol
 
+import orjson
+
+# Dates go through ``default`` (``str``), as with the standard library's encoder.
+_ORJSON = orjson.OPT_APPEND_NEWLINE | orjson.OPT_NON_STR_KEYS | orjson.OPT_PASSTHROUGH_DATETIME
+
 
 class Sink(Protocol):
     def send(self, message: dict[str, Any], request_id: str | None) -> None: ...
@@ -35,7 +40,7 @@ class JsonLinesSink:
                                        0o644)  # fmt: skip
 
     def send(self, message: dict[str, Any], request_id: str | None) -> None:
-        line = (json.dumps(message, default=str) + "\n").encode()
+        line = orjson.dumps(message, default=str, option=_ORJSON)
         with self._lock:
             if self._fd is None:
                 raise ValueError("the notifications file is closed")

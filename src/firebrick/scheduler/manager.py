@@ -8,6 +8,8 @@ import time
 from datetime import timedelta
 from typing import Any
 
+from sqlalchemy import Connection
+
 from firebrick.db import groups, messages, placement, recovery, services, snapshots, types, volumes
 from firebrick.db.engine import Database
 from firebrick.db.outage import is_outage
@@ -223,15 +225,15 @@ class SchedulerManager:
             LOG.exception("Volume %s: scheduling failed", payload.get("volume_id"))
             self._fail_unexpected(payload["volume_id"], payload.get("request_spec") or {}, exc)
 
-    def _request_spec(self, volume: Volume, raw: dict[str, Any]) -> RequestSpec:
+    @staticmethod
+    def _request_spec(conn: Connection, volume: Volume, raw: dict[str, Any]) -> RequestSpec:
         resource_backend = raw.get("resource_backend")
-        with self.db.read() as conn:
-            volume_type = types.get(conn, volume.volume_type_id) if volume.volume_type_id else None
-            if volume.group_id is not None:
-                # A group's volumes live on the group's backend (Cinder's resource_backend).
-                group = groups.find(conn, volume.group_id)
-                backend = group.backend if group is not None else None
-                resource_backend = backend or f"group {volume.group_id}, not placed yet"
+        volume_type = types.get(conn, volume.volume_type_id) if volume.volume_type_id else None
+        if volume.group_id is not None:
+            # A group's volumes live on the group's backend (Cinder's resource_backend).
+            group = groups.find(conn, volume.group_id)
+            backend = group.backend if group is not None else None
+            resource_backend = backend or f"group {volume.group_id}, not placed yet"
         zones = raw.get("availability_zones") or (
             [volume.availability_zone] if volume.availability_zone else []
         )
@@ -247,16 +249,16 @@ class SchedulerManager:
         volume_id = payload["volume_id"]
         raw_spec = payload.get("request_spec") or {}
         raw_retry = payload.get("retry") or {}
-        with self.db.read() as conn:
+        with self.db.read() as conn:  # one transaction: what placing the volume reads
             try:
                 volume = volumes.get(conn, volume_id)
             except NotFound:
                 return
+            if volume.status != statuses.CREATING or volume.host is not None:
+                return  # deleted meanwhile, or a duplicate delivery of a placed request
             live = self._live_backends(conn, placing=True)
             pools = services.pool_states(conn, live)
-        if volume.status != statuses.CREATING or volume.host is not None:
-            return  # deleted meanwhile, or a duplicate delivery of a placed request
-        spec = self._request_spec(volume, raw_spec)
+            spec = self._request_spec(conn, volume, raw_spec)
         retry = RetryInfo(
             num_attempts=int(raw_retry.get("num_attempts", 0)) + 1,
             backends=list(raw_retry.get("backends", [])),

@@ -164,6 +164,11 @@ class RabbitMQServer:
         except OSError:
             return False
 
+    def pids(self) -> list[int]:
+        """The processes this node was started as: its server (the Erlang VM below it) and
+        its epmd; for a benchmark's CPU figures."""
+        return [p.pid for p in (self._server, self._epmd) if p is not None and p.poll() is None]
+
     def stop_node(self) -> None:
         """Stop the node, leaving epmd running (for a restart)."""
         server, self._server = self._server, None
