@@ -9,6 +9,7 @@ creates or removes the resource.
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Mapping
 
 from sqlalchemy import (
@@ -63,6 +64,7 @@ _LOCK_PROJECT = select(
 )
 
 
+@functools.cache  # built once for each number of resources
 def _add_each(count: int) -> Update:
     """``count`` usage rows of a project changed in one statement: ``in_use`` plus the
     delta its resource is given (``r0``/``d0``, ``r1``/``d1``, …)."""
@@ -83,7 +85,6 @@ def _add_each(count: int) -> Update:
     )
 
 
-_ADD_EACH: dict[int, Update] = {}  # by the number of resources; built at first use
 _EXISTING = select(quota_usages.c.resource).where(quota_usages.c.project_id == bindparam("project"))
 
 
@@ -214,10 +215,8 @@ def add_usage(conn: Connection, project_id: str, deltas: Mapping[str, int]) -> N
     if not deltas:
         return
     # The rows that exist (all of them, but for a project's first use of a resource)
-    # change in one statement; the statement for N resources is built once.
-    statement = _ADD_EACH.get(len(deltas))
-    if statement is None:
-        statement = _ADD_EACH.setdefault(len(deltas), _add_each(len(deltas)))
+    # change in one statement.
+    statement = _add_each(len(deltas))
     params: dict[str, object] = {"project": project_id}
     for i, (resource, delta) in enumerate(deltas.items()):
         params[f"r{i}"] = resource
