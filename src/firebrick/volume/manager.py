@@ -274,7 +274,7 @@ class VolumeManager:
                     self._running.discard(volume_id)
 
     def create_volume(self, payload: dict[str, Any]) -> None:
-        with self._only_once(payload["volume_id"]) as first:
+        with self.ports.gate.held(), self._only_once(payload["volume_id"]) as first:
             if first:
                 self._create_volume(payload)
             else:

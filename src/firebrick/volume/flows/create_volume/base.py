@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from taskflow import task
@@ -12,6 +12,7 @@ from firebrick.db.engine import Database
 from firebrick.domain.model import Volume
 from firebrick.notifier import Notifier
 from firebrick.volume.drivers.base import VolumeDriver
+from firebrick.volume.gate import Gate
 
 ACTION = "volume:create"
 
@@ -31,6 +32,8 @@ class Ports:
     images: Any = None
     # firebrick.volume.backups.BackupDeviceWorker: hands a new volume to a backup service.
     backups: Any = None
+    # Held by a flow while it runs, let go of around the backend's work (gate.py).
+    gate: Gate = field(default_factory=Gate)
 
 
 class CinderTask(task.Task):  # type: ignore[misc]

@@ -74,7 +74,8 @@ class OnFailureRescheduleTask(CinderTask):
 
     def _clean_backend(self, volume: Volume) -> None:
         try:
-            self.ports.driver.delete_volume(volume)
+            with self.ports.gate.released():
+                self.ports.driver.delete_volume(volume)
         except Exception:
             LOG.exception("Volume %s: could not remove what the failed create left", volume.id)
 
