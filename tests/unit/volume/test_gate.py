@@ -9,72 +9,71 @@ import time
 from firebrick.volume.gate import Gate
 
 
-def run_in_thread(gate: Gate, entered: threading.Event, leave: threading.Event) -> threading.Thread:
-    def hold() -> None:
-        with gate.held():
-            entered.set()
-            leave.wait(5)
+class OtherCreate:
+    """Another thread that takes the gate, holds it until told to leave, then lets go."""
 
-    thread = threading.Thread(target=hold, daemon=True)
-    thread.start()
-    return thread
+    def __init__(self, gate: Gate) -> None:
+        self._entered, self._leave = threading.Event(), threading.Event()
+        self._thread = threading.Thread(target=self._hold, args=(gate,), daemon=True)
+        self._thread.start()
+
+    def _hold(self, gate: Gate) -> None:
+        with gate.held():
+            self._entered.set()
+            self._leave.wait(5)
+
+    def entered(self, within: float) -> bool:
+        return self._entered.wait(within)
+
+    def leave(self) -> None:
+        self._leave.set()
+        self._thread.join(5)
 
 
 def test_a_second_thread_waits_while_one_holds_the_gate() -> None:
     gate = Gate()
-    entered, leave = threading.Event(), threading.Event()
     with gate.held():
-        thread = run_in_thread(gate, entered, leave)
-        assert not entered.wait(0.2)
-    assert entered.wait(5)
-    leave.set()
-    thread.join(5)
+        other = OtherCreate(gate)
+        assert not other.entered(0.2)
+    assert other.entered(5)
+    other.leave()
 
 
 def test_letting_go_around_the_backends_work_lets_another_create_run() -> None:
     gate = Gate()
-    entered, leave = threading.Event(), threading.Event()
     with gate.held():
         with gate.released():
-            thread = run_in_thread(gate, entered, leave)
-            assert entered.wait(5)
-            leave.set()
+            first = OtherCreate(gate)
+            assert first.entered(5)
+            first.leave()
         # Taken back once the other let go: this thread holds it again.
-        thread.join(5)
-        entered.clear()
-        leave.clear()
-        other = run_in_thread(gate, entered, leave)
-        assert not entered.wait(0.2)
-    assert entered.wait(5)
-    leave.set()
-    other.join(5)
+        second = OtherCreate(gate)
+        assert not second.entered(0.2)
+    assert second.entered(5)
+    second.leave()
 
 
 def test_the_gate_is_re_entrant_in_a_thread() -> None:
     gate = Gate()
-    entered, leave = threading.Event(), threading.Event()
     with gate.held():
         with gate.held():
             pass
         # Leaving the inner block kept the gate.
-        thread = run_in_thread(gate, entered, leave)
-        assert not entered.wait(0.2)
+        other = OtherCreate(gate)
+        assert not other.entered(0.2)
         with gate.released(), gate.held():
             pass
-    assert entered.wait(5)
-    leave.set()
-    thread.join(5)
+    assert other.entered(5)
+    other.leave()
 
 
 def test_letting_go_of_a_gate_not_held_does_nothing() -> None:
     gate = Gate()
     with gate.released(), gate.held():
         pass
-    entered, leave = threading.Event(), threading.Event()
-    thread = run_in_thread(gate, entered, leave)
-    assert entered.wait(5)
-    leave.set()
-    thread.join(5)
+    other = OtherCreate(gate)
+    assert other.entered(5)
+    other.leave()
 
 
 def test_an_error_inside_lets_go_of_the_gate() -> None:
